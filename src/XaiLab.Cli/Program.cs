@@ -1,0 +1,1 @@
+return XaiLab.Cli.CliApp.Run(args);
