@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+
+namespace XaiLab.Imaging.Data;
+
+/// <summary>A dataset known by name. <see cref="Open"/> takes the split ("train", "val", "test").</summary>
+/// <param name="Name">Registry name, e.g. <c>fashion-scenes</c>, <c>voc07-test</c>.</param>
+/// <param name="Description">One line for <c>data list</c>.</param>
+/// <param name="IsAvailable">Whether the data are on this machine now.</param>
+/// <param name="FetchHint">The command that makes it available (shown by <c>data list</c> when missing).</param>
+public sealed record DatasetEntry(string Name, string Description, Func<bool> IsAvailable, string FetchHint, Func<string, ISceneDataset> Open);
+
+/// <summary>
+/// Datasets by name. Entries register themselves from a <c>[ModuleInitializer]</c> next to their loader, so that
+/// adding a dataset touches one file.
+/// </summary>
+public static class DatasetRegistry
+{
+    static readonly ConcurrentDictionary<string, DatasetEntry> Entries = new(StringComparer.OrdinalIgnoreCase);
+
+    public static void Register(DatasetEntry entry) => Entries[entry.Name] = entry;
+
+    public static IReadOnlyList<DatasetEntry> All => Entries.Values.OrderBy(e => e.Name).ToArray();
+
+    /// <summary>The entry named <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>
+    public static DatasetEntry Get(string name) =>
+        Entries.TryGetValue(name, out var e) ? e
+        : throw new ArgumentException($"Unknown dataset '{name}'. Known datasets: {string.Join(", ", All.Select(x => x.Name))}.");
+
+    /// <summary>Opens split <paramref name="split"/> of dataset <paramref name="name"/>; a missing dataset names its fetch command.</summary>
+    public static ISceneDataset Open(string name, string split = "test")
+    {
+        var e = Get(name);
+        if (!e.IsAvailable()) throw new InvalidOperationException($"Dataset '{name}' is not on this machine. Fetch it with: {e.FetchHint}");
+        return e.Open(split);
+    }
+}
+
+/// <summary>A model known by name.</summary>
+/// <param name="Name">Registry name, e.g. <c>fashion-cnn</c>.</param>
+/// <param name="Task">"single-label" (softmax) or "multi-label" (sigmoid).</param>
+/// <param name="Dataset">The dataset it was trained/evaluated on (registry name).</param>
+/// <param name="InputSize">(H,W) it expects.</param>
+/// <param name="ClassNames">Its classes in logit order.</param>
+/// <param name="HeldOutMetric">E.g. "accuracy 0.91 on fashion-scenes/test (1000 images)", or null if unknown.</param>
+public sealed record ModelEntry(string Name, string Task, string Dataset, (int H, int W) InputSize, IReadOnlyList<string> ClassNames,
+    string? HeldOutMetric, Func<bool> IsAvailable, string FetchHint, Func<Classifier> Load);
+
+/// <summary>Models by name; entries register themselves from a <c>[ModuleInitializer]</c> like datasets.</summary>
+public static class ModelRegistry
+{
+    static readonly ConcurrentDictionary<string, ModelEntry> Entries = new(StringComparer.OrdinalIgnoreCase);
+
+    public static void Register(ModelEntry entry) => Entries[entry.Name] = entry;
+
+    public static IReadOnlyList<ModelEntry> All => Entries.Values.OrderBy(e => e.Name).ToArray();
+
+    /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>
+    public static ModelEntry Get(string name) =>
+        Entries.TryGetValue(name, out var e) ? e
+        : throw new ArgumentException($"Unknown model '{name}'. Known models: {string.Join(", ", All.Select(x => x.Name))}.");
+
+    /// <summary>Loads model <paramref name="name"/> (on the CPU; call <c>To(device)</c> after).</summary>
+    public static Classifier Load(string name)
+    {
+        var e = Get(name);
+        if (!e.IsAvailable()) throw new InvalidOperationException($"Model '{name}' is not on this machine. Get it with: {e.FetchHint}");
+        return e.Load();
+    }
+}
