@@ -47,5 +47,12 @@ public static class CommandBody
             Console.Error.WriteLine("error: " + e.Message);
             return 2;
         }
+        catch (Exception e)
+        {
+            // Anything else is a defect of the tool: one line, the stack only when asked for.
+            Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}" +
+                (Environment.GetEnvironmentVariable("XAILAB_DEBUG") == "1" ? "\n" + e : " (set XAILAB_DEBUG=1 for the stack trace)"));
+            return 1;
+        }
     }
 }

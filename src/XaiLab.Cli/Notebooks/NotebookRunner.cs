@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using Microsoft.DotNet.Interactive;
+using Microsoft.DotNet.Interactive.Commands;
+using Microsoft.DotNet.Interactive.CSharp;
+using Microsoft.DotNet.Interactive.Documents;
+using Microsoft.DotNet.Interactive.Documents.Jupyter;
+using Microsoft.DotNet.Interactive.Events;
+using Microsoft.DotNet.Interactive.Formatting;
+using Microsoft.DotNet.Interactive.PackageManagement;
+using DocKernelInfo = Microsoft.DotNet.Interactive.Documents.KernelInfo;
+
+namespace XaiLab.Cli.Notebooks;
+
+/// <summary>The outcome of one notebook run.</summary>
+/// <param name="FailedCell">1-based index among code cells of the first failing cell, or null.</param>
+public sealed record NotebookRun(string Name, string Path, int CodeCells, int ExecutedCells, TimeSpan Elapsed, int? FailedCell, string? Error,
+    InteractiveDocument Document)
+{
+    public bool Succeeded => Error is null;
+}
+
+/// <summary>
+/// Executes a C# notebook (.ipynb) headless in an in-process .NET Interactive kernel: each code cell is submitted in
+/// order, its outputs (return values, displays, stdout/stderr, errors) are stored back into the document. Execution
+/// stops at the first failing cell, as Jupyter's nbconvert does. The working directory is the notebook's folder while
+/// it runs, so relative <c>#r</c> paths resolve as in Jupyter.
+/// </summary>
+public static class NotebookRunner
+{
+    public static readonly KernelInfoCollection KernelInfos = new() { new DocKernelInfo("csharp", "C#", new[] { "c#", "C#" }) };
+
+    /// <summary>Parses an .ipynb file; a malformed one is an <see cref="InvalidDataException"/> that names it.</summary>
+    public static InteractiveDocument Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Notebook not found: {path}", path);
+        try
+        {
+            var doc = Notebook.Parse(File.ReadAllText(path), KernelInfos);
+            if (doc.Elements.Count == 0) throw new InvalidDataException("it has no cells");
+            return doc;
+        }
+        catch (Exception e) when (e is not FileNotFoundException)
+        {
+            throw new InvalidDataException($"Notebook '{path}' is not a valid .ipynb file: {e.Message}", e);
+        }
+    }
+
+    /// <param name="onCell">Called before each code cell with (1-based index, count).</param>
+    public static async Task<NotebookRun> RunAsync(string path, Action<int, int>? onCell = null, CancellationToken cancel = default)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        var doc = Load(full);
+        var name = System.IO.Path.GetFileNameWithoutExtension(full);
+        var codeCells = doc.Elements.Where(IsCode).ToList();
+        var previousDirectory = Directory.GetCurrentDirectory();
+        var sw = Stopwatch.StartNew();
+        int executed = 0;
+        int? failedCell = null;
+        string? error = null;
+        using var kernel = CreateKernel();
+        Directory.SetCurrentDirectory(System.IO.Path.GetDirectoryName(full)!);
+        try
+        {
+            await new XaiLab.Interactive.XaiLabKernelExtension().OnLoadAsync(kernel);
+            int order = 0;
+            foreach (var cell in codeCells)
+            {
+                cancel.ThrowIfCancellationRequested();
+                onCell?.Invoke(executed + 1, codeCells.Count);
+                cell.Outputs.Clear();
+                var result = await kernel.SendAsync(new SubmitCode(cell.Contents, "csharp"), cancel);
+                executed++;
+                var failure = CollectOutputs(cell, result.Events);
+                SetExecutionCount(cell, ++order);
+                if (failure is not null)
+                {
+                    failedCell = executed;
+                    error = failure;
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(previousDirectory);
+        }
+        return new NotebookRun(name, full, codeCells.Count, executed, sw.Elapsed, failedCell, error, doc);
+    }
+
+    public static bool IsCode(InteractiveDocumentElement e) => e.KernelName is not ("markdown" or "md");
+
+    static CompositeKernel CreateKernel()
+    {
+        var csharp = new CSharpKernel()
+            .UseNugetDirective((k, refs) => { k.AddAssemblyReferences(refs.SelectMany(r => r.AssemblyPaths)); return Task.CompletedTask; }, false)
+            .UseKernelHelpers()
+            .UseValueSharing();
+        var composite = new CompositeKernel { csharp };
+        composite.DefaultKernelName = csharp.Name;
+        return composite;
+    }
+
+    static void SetExecutionCount(InteractiveDocumentElement cell, int order)
+    {
+        cell.ExecutionOrder = order;
+        var q = typeof(ReturnValueElement).GetProperty(nameof(ReturnValueElement.ExecutionOrder));
+        foreach (var r in cell.Outputs.OfType<ReturnValueElement>())
+            if (q?.CanWrite == true) q.SetValue(r, order);
+    }
+
+    /// <summary>Turns kernel events into document outputs; returns the failure message, if any.</summary>
+    static string? CollectOutputs(InteractiveDocumentElement cell, IReadOnlyList<KernelEvent> events)
+    {
+        string? failure = null;
+        var displays = new Dictionary<string, int>();
+        foreach (var e in events)
+        {
+            switch (e)
+            {
+                case ReturnValueProduced r:
+                    var rv = new ReturnValueElement();
+                    foreach (var v in r.FormattedValues) rv.Data[v.MimeType] = v.Value;
+                    if (rv.Data.Count > 0) cell.Outputs.Add(rv);
+                    break;
+                case DisplayedValueUpdated u when u.ValueId is not null && displays.TryGetValue(u.ValueId, out var at):
+                    cell.Outputs[at] = new DisplayElement(ToData(u.FormattedValues));
+                    break;
+                case DisplayedValueProduced d:
+                    if (d.ValueId is not null) displays[d.ValueId] = cell.Outputs.Count;
+                    cell.Outputs.Add(new DisplayElement(ToData(d.FormattedValues)));
+                    break;
+                case StandardOutputValueProduced o:
+                    AppendText(cell, "stdout", o.FormattedValues.FirstOrDefault(v => v.MimeType == PlainTextFormatter.MimeType)?.Value ?? "");
+                    break;
+                case StandardErrorValueProduced o:
+                    AppendText(cell, "stderr", o.FormattedValues.FirstOrDefault(v => v.MimeType == PlainTextFormatter.MimeType)?.Value ?? "");
+                    break;
+                case CommandFailed f:
+                    var message = f.Exception?.Message ?? f.Message;
+                    cell.Outputs.Add(new ErrorElement(f.Exception?.GetType().Name ?? "Error", message,
+                        (f.Exception?.StackTrace ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+                    failure = FirstLine(message);
+                    break;
+            }
+        }
+        return failure;
+    }
+
+    static IDictionary<string, object> ToData(IEnumerable<FormattedValue> values)
+    {
+        var data = new Dictionary<string, object>();
+        foreach (var v in values) if (!v.SuppressDisplay) data[v.MimeType] = v.Value;
+        return data;
+    }
+
+    static void AppendText(InteractiveDocumentElement cell, string stream, string text)
+    {
+        if (cell.Outputs.Count > 0 && cell.Outputs[^1] is TextElement last && last.Name == stream)
+            cell.Outputs[^1] = new TextElement(last.Text + text, stream);
+        else
+            cell.Outputs.Add(new TextElement(text, stream));
+    }
+
+    static string FirstLine(string s)
+    {
+        var line = s.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? s;
+        return line.Length > 300 ? line[..300] + "…" : line;
+    }
+}

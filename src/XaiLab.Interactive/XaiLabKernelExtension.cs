@@ -1,0 +1,17 @@
+using Microsoft.DotNet.Interactive;
+
+namespace XaiLab.Interactive;
+
+/// <summary>
+/// The .NET Interactive kernel extension: loaded by the kernel when a notebook references XaiLab.Interactive as a
+/// package (it sits in <c>interactive-extensions/dotnet/</c>), and explicitly by <c>xailab reproduce</c>.
+/// It does what <see cref="Lab.Start"/> does.
+/// </summary>
+public sealed class XaiLabKernelExtension : IKernelExtension
+{
+    public Task OnLoadAsync(Kernel kernel)
+    {
+        Lab.Start();
+        return Task.CompletedTask;
+    }
+}
