@@ -10,6 +10,8 @@ namespace XaiLab.Imaging;
 /// </summary>
 public static class ImageIO
 {
+    static ImageIO() => NativeLibraries.EnsureSkia();
+
     /// <summary>Loads a PNG/JPEG/BMP/WebP file as <c>[3,H,W]</c> float32 in [0,1] (alpha is dropped).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not an image SkiaSharp can decode.</exception>

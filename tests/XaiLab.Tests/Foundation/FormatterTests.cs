@@ -1,0 +1,77 @@
+using Microsoft.DotNet.Interactive.Formatting;
+using TorchSharp;
+using XaiLab.Imaging;
+using XaiLab.Imaging.Visual;
+using XaiLab.Interactive;
+using XaiLab.Saliency;
+using static TorchSharp.torch;
+
+namespace XaiLab.Tests.Foundation;
+
+/// <summary>Formatter registration is process-global: these tests share one non-parallel collection.</summary>
+[CollectionDefinition("formatters", DisableParallelization = true)]
+public class FormatterCollection;
+
+[Collection("formatters")]
+public class FormatterTests
+{
+    public FormatterTests() => Lab.Start();
+
+    [Fact]
+    public void ImageTensorRendersAsInlinePngThatDecodesToTheSamePixels()
+    {
+        using var img = rand(3, 10, 12);
+        var html = img.ToDisplayString(HtmlFormatter.MimeType);
+        var b64 = System.Text.RegularExpressions.Regex.Match(html, "data:image/png;base64,([A-Za-z0-9+/=]+)").Groups[1].Value;
+        Assert.NotEmpty(b64);
+        using var back = ImageIO.Decode(Convert.FromBase64String(b64));
+        Assert.Equal(new long[] { 3, 10, 12 }, back.shape);
+        Assert.True((back - img).abs().max().item<float>() <= 0.5f / 255 + 1e-6f);
+    }
+
+    [Fact]
+    public void NonImageTensorShowsShapeAndStatistics()
+    {
+        using var t = arange(5, dtype: ScalarType.Float32);
+        var html = t.ToDisplayString(HtmlFormatter.MimeType);
+        Assert.Contains("tensor [5]", html);
+        Assert.Contains("max 4", html);
+    }
+
+    [Fact]
+    public void SaliencyMapRendersAsHeatmapWithColourScale()
+    {
+        using var s = new SaliencyMap(linspace(0, 1, 64).reshape(8, 8), "test-method", 3);
+        var html = s.ToDisplayString(HtmlFormatter.MimeType);
+        Assert.Contains("test-method — class 3", html);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(html, "<img").Count);   // the map and its colour bar
+        Assert.Contains(">0<", html);                                                            // the scale's ends
+        Assert.Contains(">1<", html);
+    }
+
+    [Fact]
+    public void PlotlyChartEmbedsPlotlyJsOncePerSession()
+    {
+        Lab.Start();
+        var c1 = Charts.Line(new[] { 0.0, 1, 2 }, new[] { 1.0, 3, 2 }).ToDisplayString(HtmlFormatter.MimeType);
+        var c2 = Charts.Line(new[] { 0.0, 1, 2 }, new[] { 2.0, 1, 2 }).ToDisplayString(HtmlFormatter.MimeType);
+        Assert.Contains("data-xailab-plotly", c1);
+        Assert.True(c1.Length > 1_000_000);
+        Assert.DoesNotContain("data-xailab-plotly", c2);
+        Assert.Contains("Plotly.newPlot", c2);
+        Assert.DoesNotMatch("<script[^>]+src=", c1 + c2);
+    }
+
+    [Fact]
+    public void ColormapEndsAndOverlayShape()
+    {
+        var (r0, g0, b0) = Colormap.Viridis.At(0);
+        var (r1, g1, b1) = Colormap.Viridis.At(1);
+        Assert.True(b0 > r0 && r1 > b1 && g1 > 0.8f);        // dark blue → yellow
+        using var img = zeros(3, 16, 16);
+        using var map = zeros(4, 4);
+        using var o = Colormap.Inferno.Overlay(img, map, 0.5);
+        Assert.Equal(new long[] { 3, 16, 16 }, o.shape);
+        Assert.Throws<ArgumentException>(() => Colormap.ByName("rainbow-unicorn"));
+    }
+}
