@@ -23,6 +23,8 @@ public static class Formatters
         Add<Picture>(p => Html.Figure(Html.Img(p.Image, p.Width), p.Caption));
         Add<Gallery>(Html.Gallery);
         Add<LabSession>(Html.Session);
+        Add<RawHtml>(h => h.Html);
+        Add<PathExplorer>(e => e.ToHtml());
         Add<GenericChart>(c => PlotlyEmbedding.ChartHtml(c));
     }
 

@@ -24,3 +24,9 @@ public static class Show
     public static Gallery Grid(int columns, params object[] items) => new(items, columns);
     public static Gallery Row(params object[] items) => new(items, items.Length);
 }
+
+/// <summary>HTML shown as it is (progress lines, explorers).</summary>
+public sealed record RawHtml(string Html)
+{
+    public override string ToString() => Html;
+}
