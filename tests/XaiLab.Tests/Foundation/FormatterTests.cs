@@ -74,4 +74,26 @@ public class FormatterTests
         Assert.Equal(new long[] { 3, 16, 16 }, o.shape);
         Assert.Throws<ArgumentException>(() => Colormap.ByName("rainbow-unicorn"));
     }
+
+    [Fact]
+    public void PathExplorerHasOneFramePerTimeASliderAndTheCurve()
+    {
+        var times = new[] { 0.0, 0.5, 1.0 };
+        using var frames = rand(3, 3, 8, 8);
+        using var masks = stack(new[] { zeros(4, 4), full(4, 4, 0.5f), ones(4, 4) });
+        var top = times.Select(t => (IReadOnlyList<(string, double)>)new[] { ("cat", 1 - t), ("dog", t) }).ToList();
+        var e = new PathExplorer("test path", times, new[] { new PathTrack("φ", frames, masks, new[] { 1.0, 0.6, 0.1 }, top) },
+            new[] { new KeyValuePair<string, string>("score", "0.57") }, Array.Empty<object>());
+        var html = e.ToDisplayString(HtmlFormatter.MimeType);
+        Assert.Contains("type=\"range\" min=\"0\" max=\"2\"", html);
+        Assert.Contains("<polyline", html);
+        // 3 frames + 3 masks as data URIs in the script data
+        Assert.Equal(6, System.Text.RegularExpressions.Regex.Matches(html, "data:image/png;base64,").Count);
+        Assert.Contains("cat 1.000", html);
+        Assert.Contains("score", html);
+
+        var bad = e with { Times = new[] { 0.0, 1.0 } };
+        var ex = Assert.Throws<ArgumentException>(() => bad.ToHtml());
+        Assert.Contains("Track 'φ'", ex.Message);
+    }
 }
