@@ -262,9 +262,9 @@ public static class AblationPath
             clock.Stop();
             return new AblationPathResult
             {
-                Path = pathOut.MoveToOuterDisposeScope(),
-                Image = space.Target.cpu().clone().MoveToOuterDisposeScope(),
-                Baseline = space.Baseline.cpu().clone().MoveToOuterDisposeScope(),
+                Path = pathOut.DetachFromDisposeScope(), // owned by the result (IDisposable)
+                Image = space.Target.cpu().clone().DetachFromDisposeScope(),
+                Baseline = space.Baseline.cpu().clone().DetachFromDisposeScope(),
                 ClassIndex = classIndex,
                 ClassName = model.ClassNames[classIndex],
                 ScoreKind = o.Score,

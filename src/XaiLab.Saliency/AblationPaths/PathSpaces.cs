@@ -204,7 +204,7 @@ public sealed class FeaturePathSpace : IPathSpace
                 throw new ArgumentException($"Mass weights must be [K] = [{features}]; got [{string.Join(",", massWeights.shape)}].");
             using var scope = NewDisposeScope();
             var w = massWeights.detach().to(dtype, device);
-            if (w.lt(0).any().item<bool>() || !(w.sum().item<double>() > 0))
+            if (w.lt(0).any().item<bool>() || !(w.sum().to_type(ScalarType.Float64).item<double>() > 0))
                 throw new ArgumentException("Mass weights must be nonnegative and not all zero.");
             MassWeights = (w / w.mean()).MoveToOuterDisposeScope();
             MassWeights.DetachFromDisposeScope();
