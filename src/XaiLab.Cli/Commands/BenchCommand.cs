@@ -22,10 +22,11 @@ public static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Interior masks T (default 14)", DefaultValueFactory = _ => 14 };
         var iterations = new Option<int?>("--iterations") { Description = "Run exactly N iterations (default: the thesis stopping rule, 6..100)" };
         var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
-        var model = new Option<string?>("--model") { Description = "Registry model name (default: the random-init stand-in CNN, 3×128×128)" };
+        var model = new Option<string?>("--model") { Description = "Registry model name (default: a random-init stand-in, see --standin)" };
+        var standin = new Option<string>("--standin") { Description = "Random-init stand-in when no --model: small (4 conv, 3×128×128) or resnet50 (torchvision ResNet50, 3×224×224, the thesis' classifier size)", DefaultValueFactory = _ => "small" };
         var repeats = new Option<int>("--repair-repeats") { Description = "Repetitions of the isolated repair micro-benchmark (default 200)", DefaultValueFactory = _ => 200 };
         var ap = new Command("ablation-path", "Time one ablation-path optimisation: forward+backward vs repair vs the rest.")
-            { maskSize, steps, iterations, device, model, repeats };
+            { maskSize, steps, iterations, device, model, standin, repeats };
         ap.SetAction(parse => CommandBody.Guard(() =>
         {
             var d = Devices.Resolve(parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
@@ -33,7 +34,7 @@ public static class BenchCommand
             var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps) };
             if (parse.GetValue(iterations) is { } n) o = o with { MinIterations = n, MaxIterations = n };
             o.Validate();
-            Run(name, d, o, parse.GetValue(repeats), Console.Out);
+            Run(name, d, o, parse.GetValue(repeats), Console.Out, parse.GetValue(standin)!);
             return 0;
         }));
         var bench = new Command("bench", "Benchmarks.") { ap };
@@ -41,17 +42,17 @@ public static class BenchCommand
     }
 
     /// <summary>Runs the benchmark and prints the report to <paramref name="w"/>.</summary>
-    public static void Run(string? modelName, Device device, AblationPathOptions options, int repairRepeats, TextWriter w)
+    public static void Run(string? modelName, Device device, AblationPathOptions options, int repairRepeats, TextWriter w, string standin = "small")
     {
         Devices.EnsureNativeLoaded();
-        using var classifier = (modelName is null ? StandInCnn.Create() : ModelRegistry.Load(modelName)).To(device);
+        using var classifier = (modelName is null ? StandInCnn.Create(standin) : ModelRegistry.Load(modelName)).To(device);
         var (H, W) = classifier.InputSize ?? (128, 128);
         using var image = StandInCnn.SyntheticImage(classifier.Channels, H, W, seed: 1).to(device);
         int cls = classifier.Predict(image).Class;
         w.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
         w.WriteLine($"device: {Devices.Describe(device)}");
         w.WriteLine(modelName is null
-            ? $"model: {StandInCnn.Description} — RANDOM-INIT STAND-IN (timings only; its explanations mean nothing)"
+            ? $"model: {StandInCnn.Describe(standin)} — RANDOM-INIT STAND-IN (timings only; its explanations mean nothing)"
             : $"model: {modelName} ({classifier.NumClasses} classes, input {classifier.Channels}×{H}×{W})");
         w.WriteLine($"path: T = {options.Steps}, masks {Math.Min(options.MaskSize, H)}×{Math.Min(options.MaskSize, W)}, score {options.Score}, " +
                     $"iterations {(options.MinIterations == options.MaxIterations ? options.MaxIterations.ToString() : $"{options.MinIterations}..{options.MaxIterations} (saturation ≥ {options.SaturationTarget})")}");
@@ -93,6 +94,24 @@ public static class BenchCommand
 public static class StandInCnn
 {
     public const string Description = "4 conv layers 3→32→64→128→128 (3×3, stride 2, ReLU) + GAP + linear(10), input 3×128×128";
+
+    /// <summary>One line describing the stand-in <paramref name="kind"/>.</summary>
+    public static string Describe(string kind) => kind == "resnet50"
+        ? "torchvision ResNet50 (1000 classes, ImageNet normalisation), input 3×224×224" : Description;
+
+    /// <summary>The stand-in <paramref name="kind"/>: <c>small</c> (<see cref="Description"/>) or <c>resnet50</c>
+    /// (torchvision's ResNet50 architecture, random init, eval mode — the size of the thesis' classifier).</summary>
+    public static Classifier Create(string kind, int seed = 0)
+    {
+        if (kind == "small") return Create(seed);
+        if (kind != "resnet50") throw new UserError($"--standin '{kind}': expected small or resnet50.");
+        Devices.EnsureNativeLoaded();
+        manual_seed(seed);
+        var net = torchvision.models.resnet50(num_classes: 1000);
+        return new Classifier(net, Enumerable.Range(0, 1000).Select(i => $"class{i}").ToArray(), OutputActivation.Softmax,
+            channels: 3, inputSize: (224, 224), mean: new[] { 0.485f, 0.456f, 0.406f }, std: new[] { 0.229f, 0.224f, 0.225f },
+            name: "random-init ResNet50 stand-in");
+    }
 
     public static Classifier Create(int seed = 0)
     {
