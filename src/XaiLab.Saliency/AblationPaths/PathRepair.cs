@@ -30,20 +30,38 @@ public static class PathRepair
     {
         if (length < 1) throw new ArgumentException($"Sequence length must be ≥ 1; got {length}.", nameof(length));
         if (data.Length % length != 0) throw new ArgumentException($"Data length {data.Length} is not a multiple of the sequence length {length}.");
+        Monotonise(data, length, data.Length / length, length, 1);
+    }
+
+    /// <summary>
+    /// Algorithm 1 on a time-major array <c>[length, count]</c> (element (t,p) at <c>t·count + p</c>, the memory
+    /// layout of a contiguous path <c>[T,*S]</c>), every column p in place. Same algorithm as
+    /// <see cref="MonotoniseSequences{T}"/>; reading the columns with a stride avoids two transposing copies.
+    /// </summary>
+    public static void MonotoniseColumns<T>(Span<T> data, int length, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (length < 1 || count < 0 || (long)length * count != data.Length)
+            throw new ArgumentException($"Data of {data.Length} values is not [{length},{count}].");
+        Monotonise(data, length, count, 1, count);
+    }
+
+    // Sequence s consists of data[s·baseStride + i·step], i = 0..length-1.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static void Monotonise<T>(Span<T> data, int length, int count, int baseStride, int step) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         if (length == 1) return;
         var two = T.CreateChecked(2);
         Span<int> start = length <= 256 ? stackalloc int[length] : new int[length];
         Span<T> hi = length <= 256 ? stackalloc T[length] : new T[length];
         Span<T> lo = length <= 256 ? stackalloc T[length] : new T[length];
         Span<T> val = length <= 256 ? stackalloc T[length] : new T[length];
-        int n = data.Length / length;
-        for (int s = 0; s < n; s++)
+        for (int s = 0; s < count; s++)
         {
-            var p = data.Slice(s * length, length);
+            int b0 = s * baseStride;
             int top = -1;
             for (int i = 0; i < length; i++)
             {
-                T x = p[i], bh = x, bl = x, bv = x;
+                T x = data[b0 + i * step], bh = x, bl = x, bv = x;
                 int bs = i;
                 while (top >= 0 && val[top] > bv)
                 {
@@ -61,16 +79,16 @@ public static class PathRepair
             for (int b = top; b >= 0; b--)
             {
                 var v = val[b];
-                for (int i = start[b]; i < end; i++) p[i] = v;
+                for (int i = start[b]; i < end; i++) data[b0 + i * step] = v;
                 end = start[b];
             }
         }
     }
 
     /// <summary>
-    /// Algorithm 1 along dimension 0 of a path <c>[T, *S]</c>, for every pixel. The path is transposed to
-    /// pixel-major contiguous memory on the CPU (the copy is ~T·|S| values, negligible next to a classifier pass),
-    /// monotonised by <see cref="MonotoniseSequences{T}"/> and returned on the input's device and dtype.
+    /// Algorithm 1 along dimension 0 of a path <c>[T, *S]</c>, for every pixel: one pass over the contiguous
+    /// time-major values on the CPU (<see cref="MonotoniseColumns{T}"/>; a GPU path is copied there and back, ~T·|S|
+    /// values, negligible next to a classifier pass), returned on the input's device and dtype.
     /// Supports float32 and float64.
     /// </summary>
     public static Tensor Monotonise(Tensor path)
@@ -78,23 +96,22 @@ public static class PathRepair
         if (path.dim() < 1) throw new ArgumentException("A path needs a time dimension: [T, *S].");
         using var scope = NewDisposeScope();
         long T = path.shape[0];
-        var flat = path.detach().reshape(T, -1);
-        long pixels = flat.shape[1];
-        var pixelMajor = flat.t().contiguous().cpu();
+        var flat = path.detach().reshape(T, -1).contiguous().cpu();
+        int pixels = (int)flat.shape[1];
         Tensor result;
         if (path.dtype == ScalarType.Float64)
         {
-            var a = pixelMajor.data<double>().ToArray();
-            MonotoniseSequences<double>(a, (int)T);
-            result = tensor(a, new long[] { pixels, T });
+            var a = flat.data<double>().ToArray();
+            MonotoniseColumns<double>(a, (int)T, pixels);
+            result = tensor(a, flat.shape);
         }
         else
         {
-            var a = pixelMajor.to_type(ScalarType.Float32).data<float>().ToArray();
-            MonotoniseSequences<float>(a, (int)T);
-            result = tensor(a, new long[] { pixels, T }).to_type(path.dtype);
+            var a = flat.to_type(ScalarType.Float32).data<float>().ToArray();
+            MonotoniseColumns<float>(a, (int)T, pixels);
+            result = tensor(a, flat.shape).to_type(path.dtype);
         }
-        return result.t().reshape(path.shape).to(path.device).contiguous().MoveToOuterDisposeScope();
+        return result.reshape(path.shape).to(path.device).MoveToOuterDisposeScope();
     }
 
     /// <summary>
