@@ -167,6 +167,24 @@ public class OptimiserTests
     }
 
     [Fact]
+    public void SaturationScheduleMomentumAndMeanRemovalAreApplied()
+    {
+        using var model = RegionNet.Classifier(C, H, W, R0, R1, C0, C1);
+        using var image = RegionNet.Image(C, H, W, R0, R1, C0, C1);
+        var o = RegionOptions with { SaturationTarget = 1, MaxIterations = 8 };
+        using var plain = AblationPath.Optimise(model, image, 0, o);
+        // ζ_sat = 0 for three iterations, then strong: identical start, then much more saturated.
+        using var ramp = AblationPath.Optimise(model, image, 0, o with { SaturationSchedule = it => it <= 3 ? 0 : 4 });
+        Assert.Equal(plain.SaturationHistory.Take(3), ramp.SaturationHistory.Take(3));
+        Assert.True(ramp.SaturationHistory[^1] > plain.SaturationHistory[^1] + 0.1,
+            $"the ramped saturation must saturate more: {ramp.SaturationHistory[^1]} vs {plain.SaturationHistory[^1]}");
+        using var mom = AblationPath.Optimise(model, image, 0, o with { Momentum = 0.5, RemoveGradientMean = true });
+        PathRepairTests.AssertAxioms(mom.Path);
+        Assert.True(mom.Score > mom.ScoreHistory[0] + 0.05);
+        Assert.False(mom.Path.eq(plain.Path).all().item<bool>(), "momentum/mean removal must change the iteration");
+    }
+
+    [Fact]
     public void SameSeedGivesIdenticalResultsWithEveryStochasticOption()
     {
         using var model = RegionNet.Classifier(C, H, W, R0, R1, C0, C1);
