@@ -161,21 +161,7 @@ public static class PathRepair
             if (!double.IsFinite(m[i])) throw new ArgumentException($"Mask {i} of the path has a non-finite mass ({m[i]}).");
             ext[i + 1] = m[i];
         }
-        var left = new long[T];
-        var eta = new double[T];
-        int k = 0;
-        for (int j = 1; j <= T; j++)
-        {
-            double target = (double)j / (T + 1);
-            // Largest k with ext[k] ≤ target; ext[T+1] = 1 > target, so k ≤ T and ext[k+1] > target ≥ ext[k].
-            // Masses of a monotone path are nondecreasing, so k only moves forward (Lemma 7's "tandem" search);
-            // the max() keeps it correct even if rounding made a mass dip.
-            while (k + 1 <= T && ext[k + 1] <= target) k++;
-            while (k > 0 && ext[k] > target) k--;
-            left[j - 1] = k;
-            double d = ext[k + 1] - ext[k];
-            eta[j - 1] = d > 0 ? Math.Clamp((target - ext[k]) / d, 0, 1) : 0;
-        }
+        var (left, eta) = ConstantSpeedBrackets(ext, T);
         var shape = p.shape;
         var extended = cat(new[] { zeros_like(p.narrow(0, 0, 1)), p, ones_like(p.narrow(0, 0, 1)) }, 0);
         var li = tensor(left, device: p.device);
@@ -192,13 +178,100 @@ public static class PathRepair
     /// Step 6 of Algorithm 2 for one path <c>[T,*S]</c>: (a) monotonise every pixel along t, (b) clamp to [0,1],
     /// (c) constant-speed reparametrisation. The result satisfies Definition 1: monotone, values in [0,1],
     /// <c>mass(φ(t_i)) = t_i</c> up to rounding.
+    /// <para>With Algorithm 1 (the default) the whole repair is one copy of the path to a CPU array, the strided
+    /// monotonisation pass, one pass that clamps and sums the masses, one pass that interpolates the constant-speed
+    /// masks row by row, and one copy back (<see cref="RepairInPlace{T}"/>): no per-op tensor dispatch, which matters
+    /// on a busy CPU. With the running midpoint everything stays tensor work on the path's device.</para>
     /// </summary>
     public static Tensor Repair(Tensor path, MonotonisationMethod method = MonotonisationMethod.DescentFlattening, Tensor? weights = null)
     {
         using var scope = NewDisposeScope();
-        var mono = method == MonotonisationMethod.DescentFlattening ? Monotonise(path) : MonotoniseMidpoint(path);
-        var clamped = mono.clamp(0, 1);
-        return ConstantSpeed(clamped, weights).MoveToOuterDisposeScope();
+        if (method == MonotonisationMethod.RunningMidpoint)
+            return ConstantSpeed(MonotoniseMidpoint(path).clamp(0, 1), weights).MoveToOuterDisposeScope();
+        long T = path.shape[0];
+        var flat = path.detach().reshape(T, -1).contiguous().cpu();
+        int pixels = (int)flat.shape[1];
+        Tensor result;
+        if (path.dtype == ScalarType.Float64)
+        {
+            var a = flat.data<double>().ToArray();
+            var w = weights?.detach().reshape(-1).cpu().to_type(ScalarType.Float64).data<double>().ToArray();
+            RepairInPlace<double>(a, (int)T, pixels, w);
+            result = tensor(a, flat.shape);
+        }
+        else
+        {
+            var a = flat.to_type(ScalarType.Float32).data<float>().ToArray();
+            var w = weights?.detach().reshape(-1).cpu().to_type(ScalarType.Float32).data<float>().ToArray();
+            RepairInPlace<float>(a, (int)T, pixels, w);
+            result = tensor(a, flat.shape).to_type(path.dtype);
+        }
+        return result.reshape(path.shape).to(path.device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The full repair (Algorithm 1, clamp, Lemma 7) on a time-major array <c>[length, count]</c> in place, with
+    /// optional mass weights <c>[count]</c> (mean 1). Masses are accumulated in double precision.
+    /// </summary>
+    public static void RepairInPlace<T>(Span<T> data, int length, int count, ReadOnlySpan<T> weights = default) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!weights.IsEmpty && weights.Length != count) throw new ArgumentException($"Mass weights must have {count} entries; got {weights.Length}.");
+        MonotoniseColumns(data, length, count);
+        // Clamp and masses (extended by the end masks 0 and 1).
+        var ext = new double[length + 2];
+        ext[length + 1] = 1;
+        for (int t = 0; t < length; t++)
+        {
+            var row = data.Slice(t * count, count);
+            double sum = 0;
+            for (int p = 0; p < count; p++)
+            {
+                var v = T.Clamp(row[p], T.Zero, T.One);
+                row[p] = v;
+                sum += weights.IsEmpty ? double.CreateChecked(v) : double.CreateChecked(v * weights[p]);
+            }
+            ext[t + 1] = sum / count;
+            if (!double.IsFinite(ext[t + 1])) throw new ArgumentException($"Mask {t} of the path has a non-finite mass ({ext[t + 1]}).");
+        }
+        var (left, eta) = ConstantSpeedBrackets(ext, length);
+        var src = data.ToArray();
+        for (int j = 0; j < length; j++)
+        {
+            int k = (int)left[j];
+            var e = T.CreateChecked(eta[j]);
+            var row = data.Slice(j * count, count);
+            // ext row k: 0 for k = 0, src row k−1 otherwise; row k+1: 1 for k+1 = length+1.
+            for (int p = 0; p < count; p++)
+            {
+                T lo = k == 0 ? T.Zero : src[(k - 1) * count + p];
+                T hi = k == length ? T.One : src[k * count + p];
+                row[p] = lo + e * (hi - lo);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Lemma 7's bracket search on the extended masses <c>ext[0..T+1]</c> (ext[0] = 0, ext[T+1] = 1): for each target
+    /// m_j = j/(T+1) the last index k with ext[k] ≤ m_j and <c>η = (m_j − ext[k])/(ext[k+1] − ext[k])</c>.
+    /// </summary>
+    static (long[] Left, double[] Eta) ConstantSpeedBrackets(double[] ext, int T)
+    {
+        var left = new long[T];
+        var eta = new double[T];
+        int k = 0;
+        for (int j = 1; j <= T; j++)
+        {
+            double target = (double)j / (T + 1);
+            // Largest k with ext[k] ≤ target; ext[T+1] = 1 > target, so k ≤ T and ext[k+1] > target ≥ ext[k].
+            // Masses of a monotone path are nondecreasing, so k only moves forward (Lemma 7's "tandem" search);
+            // stepping back keeps it correct even if rounding made a mass dip.
+            while (k + 1 <= T && ext[k + 1] <= target) k++;
+            while (k > 0 && ext[k] > target) k--;
+            left[j - 1] = k;
+            double d = ext[k + 1] - ext[k];
+            eta[j - 1] = d > 0 ? Math.Clamp((target - ext[k]) / d, 0, 1) : 0;
+        }
+        return (left, eta);
     }
 
     // ---------------------------------------------------------------- pointwise tweaks (§2.5)

@@ -170,6 +170,25 @@ public class PathRepairTests
         }
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32, false)]
+    [InlineData(ScalarType.Float64, true)]
+    public void OnePassRepairEqualsTheTensorComposition(ScalarType dtype, bool weighted)
+    {
+        using var scope = NewDisposeScope();
+        var g = new Generator(17, CPU);
+        var raw = (rand(new long[] { 14, 9, 11 }, generator: g, dtype: ScalarType.Float64) * 1.6 - 0.3).to_type(dtype);
+        var w = weighted ? rand(new long[] { 9, 11 }, generator: g, dtype: ScalarType.Float64).to_type(dtype) + 0.2 : null;
+        if (w is not null) w = w / w.mean();
+        var fast = PathRepair.Repair(raw, MonotonisationMethod.DescentFlattening, w);
+        var composed = PathRepair.ConstantSpeed(PathRepair.Monotonise(raw).clamp(0, 1), w);
+        Assert.Equal(dtype, fast.dtype);
+        double diff = (fast - composed).abs().max().to_type(ScalarType.Float64).item<double>();
+        // float32: torch sums the masses in float32, the pass in double, so η may differ in the last bits.
+        Assert.True(diff < (dtype == ScalarType.Float64 ? 1e-12 : 1e-5), $"max difference {diff}");
+        AssertAxioms(fast, w, dtype == ScalarType.Float64 ? 1e-12 : 1e-5);
+    }
+
     internal static void AssertAxioms(Tensor path, Tensor? weights = null, double massTol = 1e-4)
     {
         int T = (int)path.shape[0];
