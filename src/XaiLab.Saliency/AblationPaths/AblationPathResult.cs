@@ -109,5 +109,11 @@ public sealed record AblationPathResult : IDisposable
         return s.MoveToOuterDisposeScope();
     }
 
+    /// <summary>One line: score, saturation, iterations, stop reason, shape, baseline σ, warnings.</summary>
+    public override string ToString() =>
+        $"AblationPathResult {{ {ScoreKind} score {Score:F4} (P↑ {RetainingScore:F4}), saturation {Saturation:F3}, {Iterations} iterations, " +
+        $"{StopReason}, path [{string.Join(",", Path.shape)}] in {PathSpace}, class {ClassIndex} '{ClassName}'" +
+        (BaselineSigma is { } s ? $", baseline σ {s} px" : "") + $", {Warnings.Count} warning(s) }}";
+
     public void Dispose() { Path.Dispose(); Image.Dispose(); Baseline.Dispose(); }
 }

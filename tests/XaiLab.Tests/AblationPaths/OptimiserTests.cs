@@ -113,6 +113,7 @@ public class OptimiserTests
         for (int i = 1; i < clt.Index; i++) Assert.True(region[i] < r.Times[i], $"region mean {region[i]} ≥ t = {r.Times[i]} at mask {i}");
         Assert.Equal(r.Iterations, r.ScoreHistory.Length);
         Assert.Equal(r.Iterations, r.SaturationHistory.Length);
+        Assert.Contains("path [10,12,12]", r.ToString());
     }
 
     [Fact]
