@@ -41,6 +41,13 @@ public static class BenchCommand
         return bench;
     }
 
+    // The 1-minute load average (Linux): timings on a shared machine only mean something next to it.
+    static string LoadAverage()
+    {
+        try { return File.Exists("/proc/loadavg") ? $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}" : ""; }
+        catch (IOException) { return ""; }
+    }
+
     /// <summary>Runs the benchmark and prints the report to <paramref name="w"/>.</summary>
     public static void Run(string? modelName, Device device, AblationPathOptions options, int repairRepeats, TextWriter w, string standin = "small")
     {
@@ -49,7 +56,7 @@ public static class BenchCommand
         var (H, W) = classifier.InputSize ?? (128, 128);
         using var image = StandInCnn.SyntheticImage(classifier.Channels, H, W, seed: 1).to(device);
         int cls = classifier.Predict(image).Class;
-        w.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+        w.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}{LoadAverage()}");
         w.WriteLine($"device: {Devices.Describe(device)}");
         w.WriteLine(modelName is null
             ? $"model: {StandInCnn.Describe(standin)} — RANDOM-INIT STAND-IN (timings only; its explanations mean nothing)"
@@ -67,6 +74,7 @@ public static class BenchCommand
         double fb = t.ForwardBackwardMs / it, rep = t.RepairMs / it, rest = t.OtherMs / it, per = fb + rep + rest;
         w.WriteLine($"iterations: {t.Iterations} (stop: {r.StopReason}), baseline σ: {(r.BaselineSigma is { } s ? s + " px" : "n/a")}");
         w.WriteLine($"per iteration: {per:F2} ms = forward+backward {fb:F2} ms ({100 * fb / per:F1}%) + repair {rep:F2} ms ({100 * rep / per:F1}%) + rest {rest:F2} ms ({100 * rest / per:F1}%)");
+        w.WriteLine($"after the run: {LoadAverage().TrimStart(',', ' ')}");
         w.WriteLine($"total: {sw.Elapsed.TotalMilliseconds:F0} ms (iterations {t.ForwardBackwardMs + t.RepairMs + t.OtherMs:F0} ms; baseline search, setup and final curves {sw.Elapsed.TotalMilliseconds - (t.ForwardBackwardMs + t.RepairMs + t.OtherMs):F0} ms)");
 
         // The repair in isolation on a random path of the same shape, both monotonisation methods.
