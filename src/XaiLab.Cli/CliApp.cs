@@ -14,6 +14,8 @@ public static class CliApp
     {
         ReproduceCommand.Create(),
         InfoCommand.Create(),
+        ExplainCommand.Create(),
+        BenchCommand.Create(),
     };
 
     public static int Run(string[] args)

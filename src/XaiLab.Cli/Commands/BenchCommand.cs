@@ -1,0 +1,149 @@
+using System.CommandLine;
+using System.Diagnostics;
+using TorchSharp;
+using XaiLab.Imaging;
+using XaiLab.Imaging.Data;
+using XaiLab.Saliency.AblationPaths;
+using static TorchSharp.torch;
+
+namespace XaiLab.Cli;
+
+/// <summary>
+/// <c>xailab bench ablation-path [--mask-size 32] [--steps 14] [--iterations N] [--device cpu|cuda] [--model NAME]</c>:
+/// times the ablation-path optimisation and splits each iteration into classifier forward+backward, repair
+/// (monotonisation + clamp + constant speed) and the rest. Without <c>--model</c> it runs on the
+/// <see cref="StandInCnn"/> (a RANDOM-INIT stand-in of realistic size, clearly labelled as such in the output).
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var maskSize = new Option<int>("--mask-size") { Description = "Mask resolution (default 32)", DefaultValueFactory = _ => 32 };
+        var steps = new Option<int>("--steps") { Description = "Interior masks T (default 14)", DefaultValueFactory = _ => 14 };
+        var iterations = new Option<int?>("--iterations") { Description = "Run exactly N iterations (default: the thesis stopping rule, 6..100)" };
+        var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
+        var model = new Option<string?>("--model") { Description = "Registry model name (default: a random-init stand-in, see --standin)" };
+        var standin = new Option<string>("--standin") { Description = "Random-init stand-in when no --model: small (4 conv, 3×128×128) or resnet50 (torchvision ResNet50, 3×224×224, the thesis' classifier size)", DefaultValueFactory = _ => "small" };
+        var repeats = new Option<int>("--repair-repeats") { Description = "Repetitions of the isolated repair micro-benchmark (default 200)", DefaultValueFactory = _ => 200 };
+        var ap = new Command("ablation-path", "Time one ablation-path optimisation: forward+backward vs repair vs the rest.")
+            { maskSize, steps, iterations, device, model, standin, repeats };
+        ap.SetAction(parse => CommandBody.Guard(() =>
+        {
+            var d = Devices.Resolve(parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
+            var name = parse.GetValue(model);
+            var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps) };
+            if (parse.GetValue(iterations) is { } n) o = o with { MinIterations = n, MaxIterations = n };
+            o.Validate();
+            Run(name, d, o, parse.GetValue(repeats), Console.Out, parse.GetValue(standin)!);
+            return 0;
+        }));
+        var bench = new Command("bench", "Benchmarks.") { ap };
+        return bench;
+    }
+
+    // The 1-minute load average (Linux): timings on a shared machine only mean something next to it.
+    static string LoadAverage()
+    {
+        try { return File.Exists("/proc/loadavg") ? $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}" : ""; }
+        catch (IOException) { return ""; }
+    }
+
+    /// <summary>Runs the benchmark and prints the report to <paramref name="w"/>.</summary>
+    public static void Run(string? modelName, Device device, AblationPathOptions options, int repairRepeats, TextWriter w, string standin = "small")
+    {
+        Devices.EnsureNativeLoaded();
+        using var classifier = (modelName is null ? StandInCnn.Create(standin) : ModelRegistry.Load(modelName)).To(device);
+        var (H, W) = classifier.InputSize ?? (128, 128);
+        using var image = StandInCnn.SyntheticImage(classifier.Channels, H, W, seed: 1).to(device);
+        int cls = classifier.Predict(image).Class;
+        w.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}{LoadAverage()}");
+        w.WriteLine($"device: {Devices.Describe(device)}");
+        w.WriteLine(modelName is null
+            ? $"model: {StandInCnn.Describe(standin)} — RANDOM-INIT STAND-IN (timings only; its explanations mean nothing)"
+            : $"model: {modelName} ({classifier.NumClasses} classes, input {classifier.Channels}×{H}×{W})");
+        w.WriteLine($"path: T = {options.Steps}, masks {Math.Min(options.MaskSize, H)}×{Math.Min(options.MaskSize, W)}, score {options.Score}, " +
+                    $"iterations {(options.MinIterations == options.MaxIterations ? options.MaxIterations.ToString() : $"{options.MinIterations}..{options.MaxIterations} (saturation ≥ {options.SaturationTarget})")}");
+
+        // Warm-up (JIT, libtorch allocations), then the timed run.
+        using (AblationPath.Optimise(classifier, image, cls, options with { MinIterations = 2, MaxIterations = 2 })) { }
+        var sw = Stopwatch.StartNew();
+        using var r = AblationPath.Optimise(classifier, image, cls, options);
+        sw.Stop();
+        var t = r.Timings;
+        double it = Math.Max(1, t.Iterations);
+        double fb = t.ForwardBackwardMs / it, rep = t.RepairMs / it, rest = t.OtherMs / it, per = fb + rep + rest;
+        w.WriteLine($"iterations: {t.Iterations} (stop: {r.StopReason}), baseline σ: {(r.BaselineSigma is { } s ? s + " px" : "n/a")}");
+        w.WriteLine($"per iteration: {per:F2} ms = forward+backward {fb:F2} ms ({100 * fb / per:F1}%) + repair {rep:F2} ms ({100 * rep / per:F1}%) + rest {rest:F2} ms ({100 * rest / per:F1}%)");
+        w.WriteLine($"after the run: {LoadAverage().TrimStart(',', ' ')}");
+        w.WriteLine($"total: {sw.Elapsed.TotalMilliseconds:F0} ms (iterations {t.ForwardBackwardMs + t.RepairMs + t.OtherMs:F0} ms; baseline search, setup and final curves {sw.Elapsed.TotalMilliseconds - (t.ForwardBackwardMs + t.RepairMs + t.OtherMs):F0} ms)");
+
+        // The repair in isolation on a random path of the same shape, both monotonisation methods.
+        using var scope = NewDisposeScope();
+        int h = Math.Min(options.MaskSize, H), wd = Math.Min(options.MaskSize, W);
+        var gen = new Generator(7, CPU);
+        var path = (rand(new long[] { options.Steps, h, wd }, generator: gen) * 1.4 - 0.2).to(device);
+        foreach (var m in new[] { MonotonisationMethod.DescentFlattening, MonotonisationMethod.RunningMidpoint })
+        {
+            using (PathRepair.Repair(path, m)) { }
+            var c = Stopwatch.StartNew();
+            for (int i = 0; i < repairRepeats; i++) using (PathRepair.Repair(path, m)) { }
+            if (device.type == DeviceType.CUDA) cuda.synchronize(device);
+            c.Stop();
+            w.WriteLine($"repair alone ({m}, [{options.Steps},{h},{wd}]): {c.Elapsed.TotalMilliseconds / repairRepeats:F3} ms");
+        }
+    }
+}
+
+/// <summary>
+/// The benchmark's stand-in classifier: 4 conv layers (3→32→64→128→128, 3×3, stride 2, ReLU), global average
+/// pooling and a linear head to 10 classes, for 3×128×128 inputs; RANDOM initialisation (seed 0). It has the size
+/// of a small real CNN so that the forward+backward share of an iteration is realistic; it is not a trained model.
+/// </summary>
+public static class StandInCnn
+{
+    public const string Description = "4 conv layers 3→32→64→128→128 (3×3, stride 2, ReLU) + GAP + linear(10), input 3×128×128";
+
+    /// <summary>One line describing the stand-in <paramref name="kind"/>.</summary>
+    public static string Describe(string kind) => kind == "resnet50"
+        ? "torchvision ResNet50 (1000 classes, ImageNet normalisation), input 3×224×224" : Description;
+
+    /// <summary>The stand-in <paramref name="kind"/>: <c>small</c> (<see cref="Description"/>) or <c>resnet50</c>
+    /// (torchvision's ResNet50 architecture, random init, eval mode — the size of the thesis' classifier).</summary>
+    public static Classifier Create(string kind, int seed = 0)
+    {
+        if (kind == "small") return Create(seed);
+        if (kind != "resnet50") throw new UserError($"--standin '{kind}': expected small or resnet50.");
+        Devices.EnsureNativeLoaded();
+        manual_seed(seed);
+        var net = torchvision.models.resnet50(num_classes: 1000);
+        return new Classifier(net, Enumerable.Range(0, 1000).Select(i => $"class{i}").ToArray(), OutputActivation.Softmax,
+            channels: 3, inputSize: (224, 224), mean: new[] { 0.485f, 0.456f, 0.406f }, std: new[] { 0.229f, 0.224f, 0.225f },
+            name: "random-init ResNet50 stand-in");
+    }
+
+    public static Classifier Create(int seed = 0)
+    {
+        Devices.EnsureNativeLoaded();
+        manual_seed(seed);
+        var net = nn.Sequential(
+            ("c1", nn.Conv2d(3, 32, 3, stride: 2, padding: 1)), ("r1", nn.ReLU()),
+            ("c2", nn.Conv2d(32, 64, 3, stride: 2, padding: 1)), ("r2", nn.ReLU()),
+            ("c3", nn.Conv2d(64, 128, 3, stride: 2, padding: 1)), ("r3", nn.ReLU()),
+            ("c4", nn.Conv2d(128, 128, 3, stride: 2, padding: 1)), ("r4", nn.ReLU()),
+            ("gap", nn.AdaptiveAvgPool2d(1)), ("flat", nn.Flatten()),
+            ("fc", nn.Linear(128, 10)));
+        return new Classifier(net, Enumerable.Range(0, 10).Select(i => $"class{i}").ToArray(), OutputActivation.Softmax,
+            channels: 3, inputSize: (128, 128), name: "random-init stand-in CNN");
+    }
+
+    /// <summary>A smooth random test image <c>[C,H,W]</c> in [0,1] (seeded noise blurred with σ = 4 px).</summary>
+    public static Tensor SyntheticImage(int channels, int height, int width, int seed)
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator((ulong)seed, CPU);
+        var noise = rand(new long[] { 1, channels, height, width }, generator: gen);
+        var img = GaussianFilter.Blur(noise, 4);
+        var lo = img.min(); var hi = img.max();
+        return ((img - lo) / (hi - lo + 1e-6))[0].MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,119 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace XaiLab.Saliency.AblationPaths;
+
+/// <summary>Why the optimisation stopped (§2.6.3).</summary>
+public enum StopReason
+{
+    /// <summary>Saturation reached the target after at least the minimum number of iterations.</summary>
+    Saturated,
+    /// <summary>The iteration cap was hit before saturation: the path is <i>unsaturated</i> (use with care).</summary>
+    Unsaturated,
+    /// <summary>The classifier produced a NaN/∞ score or gradient; the last finite path is returned.</summary>
+    NonFiniteScore,
+}
+
+/// <summary>Progress of a running optimisation, reported once per iteration.</summary>
+/// <param name="Iteration">1-based iteration just finished.</param>
+/// <param name="MaxIterations">The cap.</param>
+/// <param name="Score">Score of the path evaluated in this iteration (before its update).</param>
+/// <param name="Saturation">Saturation S after the iteration's repair.</param>
+public readonly record struct AblationProgress(int Iteration, int MaxIterations, double Score, double Saturation);
+
+/// <summary>Wall-clock split of the optimisation, in milliseconds summed over iterations.</summary>
+/// <param name="ForwardBackwardMs">Classifier forward and backward passes (rendering the images included).</param>
+/// <param name="RepairMs">Monotonisation, clamping and constant-speed reparametrisation.</param>
+/// <param name="OtherMs">Everything else inside the iterations (step, filter, saturation, pinching, bookkeeping).</param>
+/// <param name="TotalMs">The whole call, baseline search and final curves included.</param>
+public sealed record AblationTimings(double ForwardBackwardMs, double RepairMs, double OtherMs, double TotalMs, int Iterations)
+{
+    public double PerIterationMs => Iterations == 0 ? 0 : (ForwardBackwardMs + RepairMs + OtherMs) / Iterations;
+}
+
+/// <summary>
+/// An optimised ablation path with the diagnostics of SPEC §1.8. <see cref="Path"/> is <c>[T,h,w]</c> (or
+/// <c>[T,*S]</c> in a feature basis) and <c>[T,2,h,w]</c> for the straddling pair (index 0 = φ↑, 1 = φ↓);
+/// the ends φ(0) = 0, φ(1) = 1 are implicit. 1 = ablated. Dispose it to free the tensors.
+/// </summary>
+public sealed record AblationPathResult : IDisposable
+{
+    /// <summary>The path, CPU. Shape <c>[T,*S]</c> or <c>[T,2,*S]</c> (straddling).</summary>
+    public required Tensor Path { get; init; }
+    /// <summary>The target image <c>[C,H,W]</c> (CPU).</summary>
+    public required Tensor Image { get; init; }
+    /// <summary>The image at φ = 1 <c>[C,H,W]</c> (CPU): the baseline, or the last pyramid level.</summary>
+    public required Tensor Baseline { get; init; }
+    public required int ClassIndex { get; init; }
+    public required string ClassName { get; init; }
+    public required AblationScore ScoreKind { get; init; }
+    public required string PathSpace { get; init; }
+    /// <summary>Interior times t_i = i/(T+1).</summary>
+    public required double[] Times { get; init; }
+    /// <summary>Score of the final path (§2.3).</summary>
+    public required double Score { get; init; }
+    /// <summary>P↑ of the (first) final path, mean F over the interior masks.</summary>
+    public required double RetainingScore { get; init; }
+    /// <summary>Saturation S of the final path (Eq 2.31).</summary>
+    public required double Saturation { get; init; }
+    public required int Iterations { get; init; }
+    public required StopReason StopReason { get; init; }
+    /// <summary>Score at each iteration (of the path the iteration started from).</summary>
+    public required double[] ScoreHistory { get; init; }
+    /// <summary>Saturation after each iteration's repair.</summary>
+    public required double[] SaturationHistory { get; init; }
+    /// <summary>F(x(t)) along the final (first) path, ends included (T+2 values), with the top class per point.</summary>
+    public required ScoreCurve Curve { get; init; }
+    /// <summary>The curve of the second path: the complement 1−φ (contrastive) or φ↓ (straddling); null otherwise.</summary>
+    public ScoreCurve? SecondCurve { get; init; }
+    /// <summary>σ (image pixels) of the blurred baseline, or null for a user/random baseline or the pyramid.</summary>
+    public double? BaselineSigma { get; init; }
+    /// <summary>Top class of the baseline image (φ = 1).</summary>
+    public required int BaselineClass { get; init; }
+    /// <summary>Top class of the target image (φ = 0).</summary>
+    public required int TargetClass { get; init; }
+    public required IReadOnlyList<string> Warnings { get; init; }
+    public required AblationTimings Timings { get; init; }
+    public required AblationPathOptions Options { get; init; }
+
+    /// <summary>Number of interior masks T.</summary>
+    public int Steps => (int)Path.shape[0];
+    public bool IsPair => ScoreKind == AblationScore.Straddling;
+
+    /// <summary>The first path <c>[T,*S]</c> (φ, or φ↑ of the pair).</summary>
+    public Tensor Up => IsPair ? Path.select(1, 0) : Path;
+    /// <summary>φ↓ <c>[T,*S]</c> of the straddling pair.</summary>
+    public Tensor Down => IsPair ? Path.select(1, 1) : throw new InvalidOperationException("Only a straddling result has a second path φ↓.");
+
+    /// <summary>The class-transition choice on the (first) path's curve (§2.7.2B).</summary>
+    public ClassTransitionChoice ClassTransition => Reductions.ChooseTransition(Curve.Score, Curve.RanksFirst(ClassIndex));
+
+    /// <summary>
+    /// Reduces the path to a saliency <c>[*S]</c>, larger = more salient (§2.7.2). Averaging, class transition and
+    /// influence weighting use the first path (φ↑ for the pair); contrastive averaging needs the pair.
+    /// <paramref name="window"/> applies Eq 2.37 (2-D masks only).
+    /// </summary>
+    public Tensor Saliency(AblationReduction reduction, bool window = false)
+    {
+        using var scope = NewDisposeScope();
+        var s = reduction switch
+        {
+            AblationReduction.Average => Reductions.Average(Up),
+            AblationReduction.ClassTransition => Reductions.ClassTransition(Up, ClassTransition),
+            AblationReduction.InfluenceWeighted => Reductions.InfluenceWeighted(Up, Curve.Score),
+            AblationReduction.ContrastiveAverage => IsPair ? Reductions.ContrastiveAverage(Up, Down)
+                : throw new ArgumentException("Contrastive averaging (Eq 2.36) needs a boundary-straddling pair: optimise with Score = Straddling."),
+            _ => throw new ArgumentOutOfRangeException(nameof(reduction)),
+        };
+        if (window) s = Reductions.Window(s);
+        return s.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>One line: score, saturation, iterations, stop reason, shape, baseline σ, warnings.</summary>
+    public override string ToString() =>
+        $"AblationPathResult {{ {ScoreKind} score {Score:F4} (P↑ {RetainingScore:F4}), saturation {Saturation:F3}, {Iterations} iterations, " +
+        $"{StopReason}, path [{string.Join(",", Path.shape)}] in {PathSpace}, class {ClassIndex} '{ClassName}'" +
+        (BaselineSigma is { } s ? $", baseline σ {s} px" : "") + $", {Warnings.Count} warning(s) }}";
+
+    public void Dispose() { Path.Dispose(); Image.Dispose(); Baseline.Dispose(); }
+}
