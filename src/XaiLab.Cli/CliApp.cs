@@ -14,6 +14,8 @@ public static class CliApp
     {
         ReproduceCommand.Create(),
         InfoCommand.Create(),
+        PointingGameCommand.Create(),
+        BenchMethodsCommand.Create(),
     };
 
     public static int Run(string[] args)

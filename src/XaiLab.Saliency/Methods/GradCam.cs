@@ -10,7 +10,7 @@ public sealed record GradCamOptions
     /// <summary>
     /// Name of the layer whose output activations A are used, as listed by <c>Network.named_modules()</c>
     /// (e.g. <c>features.29</c> for VGG16, <c>layer4</c> for ResNet50 — TorchRay's benchmark choices).
-    /// Null = the last module that outputs a 4-D tensor during the forward pass.
+    /// Null = the last leaf module (in call order) whose output is 4-D with more than one spatial position.
     /// </summary>
     public string? Layer { get; init; }
     /// <summary>Differentiated output; default the logit y^c (Selvaraju et al. 2017).</summary>
@@ -50,7 +50,9 @@ public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
         string layerName = Options.Layer ?? LastSpatialLayer(model, x);
         var layer = FindLayer(model.Network, layerName);
         Tensor? captured = null;
-        var hook = layer.register_forward_hook((_, _, output) => { captured = output; return output; });
+        // TorchSharp's Sequential disposes intermediate results: keep our own handle on the activations and pass a
+        // view of it downstream, so that the captured tensor stays valid and lies on the path to the output.
+        var hook = layer.register_forward_hook((_, _, output) => { var keep = output.alias(); captured = keep; return keep.alias(); });
         using var _ = enable_grad();
         Tensor y;
         try { y = MethodSupport.ClassOutput(model, x, classIndex, Options.Output).sum(); }
@@ -71,7 +73,7 @@ public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
         });
     }
 
-    /// <summary>The last leaf module (in forward-call order) whose output is 4-D, found by one hooked forward pass.</summary>
+    /// <summary>The last leaf module (in forward-call order) whose output is 4-D with h·w &gt; 1, found by one hooked forward pass.</summary>
     static string LastSpatialLayer(Classifier model, Tensor x)
     {
         string? last = null;
@@ -82,7 +84,7 @@ public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
             {
                 if (n.Length == 0 || m.children().Any() || m is not nn.Module<Tensor, Tensor> mm) continue;
                 var name = n;
-                var remover = mm.register_forward_hook((_, _, o) => { if (o.dim() == 4) last = name; return o; });
+                var remover = mm.register_forward_hook((_, _, o) => { if (o.dim() == 4 && o.shape[2] * o.shape[3] > 1) last = name; return o; });
                 hooks.Add(() => remover.remove());
             }
             using var _ = no_grad();
