@@ -112,7 +112,7 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
             var padded = cat(new[] { parameters, zeros(k, 1, dtype: parameters.dtype, device: parameters.device) }, 1);
             var gathered = padded.index_select(1, _index.view(-1)).view(k, _index.shape[0], _index.shape[1]);
             var values = gathered * _weight.unsqueeze(0);
-            var m = (values * (values * Coldness).softmax(-1)).sum(-1);
+            var m = (values * (values * Coldness).softmax(-1)).sum(new long[] { -1 });
             return m.clamp(0, 1).view(k, Height, Width);
         }
 
@@ -226,7 +226,7 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
         using (masks)
         {
             using var scope = NewDisposeScope();
-            return new SaliencyMap(MethodSupport.Finish(masks.sum(0)), Name, classIndex, diag);
+            return new SaliencyMap(MethodSupport.Finish(masks.sum(new long[] { 0 })), Name, classIndex, diag);
         }
     }
 }

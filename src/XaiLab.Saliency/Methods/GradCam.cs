@@ -65,7 +65,7 @@ public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
         var g = autograd.grad(new[] { y }, new[] { captured })[0][0];
         var a = captured.detach()[0];
         var alpha = g.mean(new long[] { 1, 2 });
-        var cam = nn.functional.relu((alpha.view(-1, 1, 1) * a).sum(0));
+        var cam = nn.functional.relu((alpha.view(-1, 1, 1) * a).sum(new long[] { 0 }));
         return new SaliencyMap(MethodSupport.Finish(cam), Name, classIndex, new Dictionary<string, object>
         {
             ["layer"] = layerName,

@@ -42,15 +42,15 @@ public sealed class GradientMethod(GradientOptions? options = null) : ISaliencyM
         var g = autograd.grad(new[] { y }, new[] { x })[0][0];
         var map = Reduce(g, Options.Reduction);
         return new SaliencyMap(MethodSupport.Finish(map), Name, classIndex,
-            new Dictionary<string, object> { ["output"] = y.item<float>() });
+            new Dictionary<string, object> { ["output"] = y.to_type(ScalarType.Float64).item<double>() });
     }
 
     /// <summary>Reduces <c>[C,H,W]</c> to <c>[H,W]</c>.</summary>
     public static Tensor Reduce(Tensor g, ChannelReduction reduction) => reduction switch
     {
         ChannelReduction.MaxAbs => g.abs().amax(new long[] { 0 }),
-        ChannelReduction.SumAbs => g.abs().sum(0),
-        _ => g.sum(0),
+        ChannelReduction.SumAbs => g.abs().sum(new long[] { 0 }),
+        _ => g.sum(new long[] { 0 }),
     };
 }
 

@@ -82,7 +82,7 @@ public sealed class IntegratedGradients(IntegratedGradientsOptions? options = nu
             {
                 var y = MethodSupport.ClassOutput(model, pts, classIndex, Options.Output).sum();
                 var g = autograd.grad(new[] { y }, new[] { pts })[0];
-                total.add_((g * w).sum(0).detach());
+                total.add_((g * w).sum(new long[] { 0 }).detach());
             }
         }
         var attr = diff * total;
@@ -111,7 +111,7 @@ public sealed class IntegratedGradients(IntegratedGradientsOptions? options = nu
         using (attr)
         {
             using var scope = NewDisposeScope();
-            return new SaliencyMap(MethodSupport.Finish(attr.sum(0)), Name, classIndex, diag);
+            return new SaliencyMap(MethodSupport.Finish(attr.sum(new long[] { 0 })), Name, classIndex, diag);
         }
     }
 }

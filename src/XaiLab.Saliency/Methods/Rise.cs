@@ -39,26 +39,42 @@ public sealed class Rise(RiseOptions? options = null) : ISaliencyMethod
     public string Name => "rise";
 
     /// <summary>
-    /// Generates <paramref name="count"/> RISE masks <c>[count,1,H,W]</c> in [0,1] from <paramref name="generator"/>.
+    /// Generates <paramref name="count"/> RISE masks <c>[count,1,H,W]</c> in [0,1] from <paramref name="generator"/>
+    /// (first all grids, then all row shifts, then all column shifts).
     /// </summary>
     public static Tensor GenerateMasks(int count, int height, int width, int cells, double p, Generator generator, Device device)
     {
         using var scope = NewDisposeScope();
+        var (grid, sy, sx) = Draw(count, height, width, cells, p, generator);
+        return Upsample(grid, sy, sx, height, width).to(device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The random draws: binary grids <c>[N,1,c,c]</c> (1 = keep, probability p) and the shifts in [0, cell) per axis.</summary>
+    static (Tensor Grid, long[] ShiftY, long[] ShiftX) Draw(int count, int height, int width, int cells, double p, Generator generator)
+    {
         int cellH = (int)Math.Ceiling((double)height / cells), cellW = (int)Math.Ceiling((double)width / cells);
         var grid = (rand(new long[] { count, 1, cells, cells }, generator: generator) < p).to_type(ScalarType.Float32);
+        var sy = randint(0, cellH, new long[] { count }, generator: generator).data<long>().ToArray();
+        var sx = randint(0, cellW, new long[] { count }, generator: generator).data<long>().ToArray();
+        return (grid, sy, sx);
+    }
+
+    /// <summary>Upsamples grids <c>[n,1,c,c]</c> to masks <c>[n,1,H,W]</c> with the given shifts.</summary>
+    static Tensor Upsample(Tensor grid, ReadOnlySpan<long> sy, ReadOnlySpan<long> sx, int height, int width)
+    {
+        using var scope = NewDisposeScope();
+        long count = grid.shape[0], cells = grid.shape[2];
+        int cellH = (int)Math.Ceiling((double)height / cells), cellW = (int)Math.Ceiling((double)width / cells);
         // Reflection padding by one cell, upsampling, then cutting the padding off: the grid is stretched to
-        // (cells+2)·cell pixels so that a shift of up to one cell never runs off the end.
+        // (cells+2)·cell pixels so that a shift of up to one cell never runs off the end (as TorchRay).
         var padded = nn.functional.pad(grid, new long[] { 1, 1, 1, 1 }, PaddingModes.Reflect);
         var up = nn.functional.interpolate(padded, new long[] { cellH * (cells + 2), cellW * (cells + 2) },
             mode: InterpolationMode.Bilinear, align_corners: false);
         up = up[.., .., TensorIndex.Slice(cellH, cellH + height + cellH), TensorIndex.Slice(cellW, cellW + width + cellW)];
-        var sy = randint(0, cellH, new long[] { count }, generator: generator);
-        var sx = randint(0, cellW, new long[] { count }, generator: generator);
-        var masks = empty(new long[] { count, 1, height, width });
-        var syA = sy.data<long>().ToArray(); var sxA = sx.data<long>().ToArray();
+        var masks = empty(new long[] { count, 1, height, width }, device: grid.device);
         for (int i = 0; i < count; i++)
-            masks[i] = up[i, .., TensorIndex.Slice(syA[i], syA[i] + height), TensorIndex.Slice(sxA[i], sxA[i] + width)];
-        return masks.to(device).MoveToOuterDisposeScope();
+            masks[i] = up[i, .., TensorIndex.Slice(sy[i], sy[i] + height), TensorIndex.Slice(sx[i], sx[i] + width)];
+        return masks.MoveToOuterDisposeScope();
     }
 
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
@@ -77,7 +93,10 @@ public sealed class Rise(RiseOptions? options = null) : ISaliencyMethod
             ? (b.shape.SequenceEqual(x.shape) ? b.detach().to(x.device).to_type(ScalarType.Float32)
                : throw new ArgumentException($"{Name}: baseline must have the image's shape [{string.Join(",", x.shape)}]; got [{string.Join(",", b.shape)}]."))
             : zeros_like(x);
+        // All random draws first, in one fixed order, so that the batch size does not change the result.
         var gen = new Generator((ulong)Options.Seed, CPU);
+        var (grids, shiftY, shiftX) = Draw(Options.Masks, h, w, Options.Cells, Options.KeepProbability, gen);
+        grids = grids.to(x.device);
         var sal = zeros(new long[] { h * w }, device: x.device);
         double scoreSum = 0;
         using var _ = no_grad();
@@ -85,7 +104,7 @@ public sealed class Rise(RiseOptions? options = null) : ISaliencyMethod
         {
             using var inner = NewDisposeScope();
             int n = Math.Min(Options.BatchSize, Options.Masks - start);
-            var m = GenerateMasks(n, h, w, Options.Cells, Options.KeepProbability, gen, x.device);
+            var m = Upsample(grids[TensorIndex.Slice(start, start + n)], shiftY.AsSpan(start, n), shiftX.AsSpan(start, n), h, w);
             var batch = x.unsqueeze(0) * m + baseline.unsqueeze(0) * (1 - m);
             var f = model.Scores(batch)[.., classIndex].to_type(ScalarType.Float32);
             scoreSum += f.sum().item<float>();
