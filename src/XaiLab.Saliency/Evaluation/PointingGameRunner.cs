@@ -66,7 +66,7 @@ public sealed class PointingGameRunner
     public const string ResultsFile = "results.jsonl";
     public const string RunFile = "run.json";
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
-    static readonly JsonSerializerOptions JsonIndented = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions JsonIndented = new() { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     readonly ISceneDataset _dataset;
     readonly Classifier _model;
