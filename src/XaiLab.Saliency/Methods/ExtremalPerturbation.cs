@@ -73,7 +73,11 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
     /// </summary>
     public sealed class MaskGenerator : IDisposable
     {
-        readonly Tensor _index, _weight; // [H·W, n] into params padded with one zero slot; kernel weights
+        // For each pixel u the (2r+1)² nodes around its cell (⌊u_y/s⌋, ⌊u_x/s⌋) are read by unfolding the zero-padded
+        // parameter grid once per cell and replicating each cell's values over its s×s pixels (nearest upsampling):
+        // dense tensor work whose backward pass is a cheap sum, instead of a per-pixel gather.
+        readonly Tensor _weight; // [n, H, W]: k(|u − u_j|/σ) for the n = (2r+1)² neighbour nodes of each pixel
+        readonly int _radius, _step;
         public int Height { get; }
         public int Width { get; }
         public int ParamHeight { get; }
@@ -81,42 +85,40 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
 
         public MaskGenerator(int height, int width, int step, double sigma, Device device)
         {
-            Height = height; Width = width;
+            Height = height; Width = width; _step = step;
             ParamHeight = (int)Math.Ceiling((double)height / step);
             ParamWidth = (int)Math.Ceiling((double)width / step);
-            int r = 1 + (int)Math.Ceiling(sigma / step), side = 2 * r + 1, n = side * side;
-            var idx = new long[height * width * n];
-            var wts = new float[height * width * n];
-            int zeroSlot = ParamHeight * ParamWidth;
+            int r = _radius = 1 + (int)Math.Ceiling(sigma / step), side = 2 * r + 1, n = side * side;
+            var wts = new float[n * height * width];
+            for (int dy = -r, k = 0; dy <= r; dy++)
+            for (int dx = -r; dx <= r; dx++, k++)
             for (int u = 0; u < height; u++)
             for (int v = 0; v < width; v++)
             {
-                int iy0 = u / step, ix0 = v / step, baseI = (u * width + v) * n, k = 0;
-                for (int dy = -r; dy <= r; dy++)
-                for (int dx = -r; dx <= r; dx++, k++)
-                {
-                    int iy = iy0 + dy, ix = ix0 + dx;
-                    double dist = Math.Sqrt(Math.Pow(u - step * iy, 2) + Math.Pow(v - step * ix, 2)) / sigma;
-                    wts[baseI + k] = (float)Math.Exp(-2 * Math.Pow(Math.Max(dist - 0.5, 0), 2));
-                    idx[baseI + k] = iy >= 0 && iy < ParamHeight && ix >= 0 && ix < ParamWidth ? iy * ParamWidth + ix : zeroSlot;
-                }
+                int iy = u / step + dy, ix = v / step + dx;
+                double dist = Math.Sqrt(Math.Pow(u - step * iy, 2) + Math.Pow(v - step * ix, 2)) / sigma;
+                wts[(k * height + u) * width + v] = (float)Math.Exp(-2 * Math.Pow(Math.Max(dist - 0.5, 0), 2));
             }
-            _index = tensor(idx, new long[] { height * width, n }, device: device).DetachFromDisposeScope();
-            _weight = tensor(wts, new long[] { height * width, n }, device: device).DetachFromDisposeScope();
+            _weight = tensor(wts, new long[] { n, height, width }, device: device).DetachFromDisposeScope();
         }
 
         /// <summary>Masks <c>[K,H,W]</c> in [0,1] from parameters <c>[K, ParamHeight·ParamWidth]</c> (differentiable).</summary>
         public Tensor Generate(Tensor parameters)
         {
+            using var scope = NewDisposeScope();
             long k = parameters.shape[0];
-            var padded = cat(new[] { parameters, zeros(k, 1, dtype: parameters.dtype, device: parameters.device) }, 1);
-            var gathered = padded.index_select(1, _index.view(-1)).view(k, _index.shape[0], _index.shape[1]);
-            var values = gathered * _weight.unsqueeze(0);
-            var m = (values * (values * Coldness).softmax(-1)).sum(new long[] { -1 });
-            return m.clamp(0, 1).view(k, Height, Width);
+            int side = 2 * _radius + 1;
+            var grid = parameters.view(k, 1, ParamHeight, ParamWidth);
+            var padded = nn.functional.pad(grid, new long[] { _radius, _radius, _radius, _radius });
+            var cells = nn.functional.unfold(padded, side).view(k, side * side, ParamHeight, ParamWidth);
+            var up = nn.functional.interpolate(cells, new long[] { ParamHeight * _step, ParamWidth * _step }, mode: InterpolationMode.Nearest);
+            up = up[.., .., TensorIndex.Slice(0, Height), TensorIndex.Slice(0, Width)];
+            var values = up * _weight.unsqueeze(0);
+            var m = (values * (values * Coldness).softmax(1)).sum(new long[] { 1 });
+            return m.clamp(0, 1).MoveToOuterDisposeScope();
         }
 
-        public void Dispose() { _index.Dispose(); _weight.Dispose(); }
+        public void Dispose() => _weight.Dispose();
     }
 
     /// <summary>The blur pyramid <c>[L,C,H,W]</c>: level l blurred with σ_max·(1 − l/(L−1)); the last level is the image.</summary>
