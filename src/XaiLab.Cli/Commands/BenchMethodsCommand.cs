@@ -77,7 +77,7 @@ public static class BenchMethodsCommand
                 }
             }
         }
-        var gen = new Generator(0, CPU);
+        using var gen = new Generator(0, CPU);
         while (list.Count < n)
         {
             var img = rand(new long[] { clf.Channels, h, w }, generator: gen).DetachFromDisposeScope();

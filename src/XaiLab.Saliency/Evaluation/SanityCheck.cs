@@ -85,7 +85,7 @@ public static class SanityCheck
         var modules = model.Network.named_modules().ToDictionary(t => t.name, t => t.module);
         var saved = model.Network.parameters().Select(p => p.detach().clone().DetachFromDisposeScope()).ToArray();
         var stages = new List<RandomisationStage>();
-        var gen = new Generator((ulong)o.Seed, CPU);
+        using var gen = new Generator((ulong)o.Seed, CPU);
         try
         {
             using var original = method.Explain(model, image, classIndex);

@@ -94,7 +94,7 @@ public sealed class Rise(RiseOptions? options = null) : ISaliencyMethod
                : throw new ArgumentException($"{Name}: baseline must have the image's shape [{string.Join(",", x.shape)}]; got [{string.Join(",", b.shape)}]."))
             : zeros_like(x);
         // All random draws first, in one fixed order, so that the batch size does not change the result.
-        var gen = new Generator((ulong)Options.Seed, CPU);
+        using var gen = new Generator((ulong)Options.Seed, CPU);
         var (grids, shiftY, shiftX) = Draw(Options.Masks, h, w, Options.Cells, Options.KeepProbability, gen);
         grids = grids.to(x.device);
         var sal = zeros(new long[] { h * w }, device: x.device);

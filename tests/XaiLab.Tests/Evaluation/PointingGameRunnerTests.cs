@@ -21,7 +21,7 @@ public sealed class TinySceneDataset(int count = 7, int size = 24) : ISceneDatas
     {
         if (index < 0 || index >= count) throw new ArgumentOutOfRangeException(nameof(index));
         var rng = new Random(index * 7919 + 1);
-        var gen = new Generator((ulong)index + 100, CPU);
+        using var gen = new Generator((ulong)index + 100, CPU);
         var image = rand(new long[] { 3, size, size }, generator: gen);
         var objects = new List<SceneObject>();
         int n = 1 + index % 3;

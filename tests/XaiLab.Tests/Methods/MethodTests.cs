@@ -79,7 +79,7 @@ public class MethodTests
     public void RiseMasksKeepAboutAFractionPAndTheMapOfAConstantModelIsConstant()
     {
         using var scope = NewDisposeScope();
-        var gen = new Generator(3, CPU);
+        using var gen = new Generator(3, CPU);
         var m = Rise.GenerateMasks(3000, 20, 20, 5, 0.3, gen, CPU);
         Assert.Equal(new long[] { 3000, 1, 20, 20 }, m.shape);
         Assert.True(m.min().item<float>() >= 0 && m.max().item<float>() <= 1);
