@@ -48,9 +48,10 @@ public static class PointingGameCommand
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {
-                e.Cancel = true; // let the current image finish; nothing finished is lost
+                if (cts.IsCancellationRequested) return; // a second Ctrl-C ends the process at once; finished lines are on disk
+                e.Cancel = true; // let the current (image, method) pair finish; nothing finished is lost
                 cts.Cancel();
-                Console.Error.WriteLine("cancelling after the current image …");
+                Console.Error.WriteLine("cancelling after the current image … (Ctrl-C again to stop at once)");
             };
             Console.CancelKeyPress += onCancel;
             try

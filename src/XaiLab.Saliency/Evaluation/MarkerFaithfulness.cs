@@ -88,6 +88,19 @@ public static class MarkerFaithfulness
         return new MarkerFaithfulnessResult(method.Name, results.Count, results.Count(r => r.ReliesOnMarker), results.Count(r => r.PointsAtMarker == true), results);
     }
 
+    /// <summary>
+    /// Convenience form over annotated scenes: scene i is explained for <paramref name="classOf"/>(scene) (default: its
+    /// first annotated class, the label of a single-label scene) with marker mask <paramref name="markers"/>[i] (bool <c>[H,W]</c>).
+    /// </summary>
+    public static MarkerFaithfulnessResult Evaluate(Classifier model, ISaliencyMethod method, IReadOnlyList<XaiLab.Imaging.Data.Scene> scenes,
+        IReadOnlyList<Tensor> markers, Func<XaiLab.Imaging.Data.Scene, int>? classOf = null, MarkerFaithfulnessOptions? options = null)
+    {
+        if (scenes.Count != markers.Count) throw new ArgumentException($"Marker faithfulness: {scenes.Count} scenes but {markers.Count} marker masks.");
+        classOf ??= s => s.Classes.Count > 0 ? s.Classes[0]
+            : throw new ArgumentException($"Marker faithfulness: scene '{s.Id}' has no annotated class; pass classOf.");
+        return Evaluate(model, method, scenes.Select((s, i) => new MarkerCase(s.Id, s.Image, classOf(s), markers[i])), options);
+    }
+
     /// <summary>The image <c>[C,H,W]</c> with the marker pixels replaced as <paramref name="options"/> says.</summary>
     public static Tensor RemoveMarker(Tensor image, Tensor marker, MarkerFaithfulnessOptions options)
     {

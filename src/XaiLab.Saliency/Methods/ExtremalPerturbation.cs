@@ -58,7 +58,7 @@ public sealed record ExtremalPerturbationOptions
 /// <c>m(u) = smax_j k(|u − u_j|/σ) p_j</c> over the (2r+1)² nodes around u, r = 1 + ⌈σ/s⌉, with
 /// <c>k(z) = exp(−2·max(z − ½, 0)²)</c> and the smooth maximum <c>smax(v) = Σ v_j softmax(20 v)_j</c> (paper §3.2).
 /// Deviation from TorchRay, documented: the area constraint is computed on the image pixels only (TorchRay also counts
-/// a margin of σ pixels around the image). The saliency <c>[H,W]</c> is the sum of the smoothed masks over all areas
+/// a margin of σ pixels around the image); the blur pyramid extends the border by replication. The saliency <c>[H,W]</c> is the sum of the smoothed masks over all areas
 /// (TorchRay benchmark). Deterministic (no random numbers). Diagnostics: <c>rewards</c> and <c>mask_areas</c> per area.
 /// </summary>
 public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = null) : ISaliencyMethod

@@ -106,5 +106,11 @@ public class AblationAndSanityTests
         Assert.Equal(0, centre.PointsAtMarker);
         Assert.Equal(Sigmoid(4.5), grad.Cases[0].Score, 5);
         Assert.Equal(Sigmoid(0.9), grad.Cases[0].ScoreWithoutMarker, 5); // filled with the mean colour 0.2
+
+        // The same through annotated scenes (class = the scene's label).
+        var box = new XaiLab.Imaging.Data.BoundingBox(0, 0, 11, 11);
+        var scenes = cases.Select(c => new XaiLab.Imaging.Data.Scene(c.Id, c.Image, new[] { new XaiLab.Imaging.Data.SceneObject(0, box) })).ToArray();
+        var viaScenes = MarkerFaithfulness.Evaluate(model, new GradientMethod(), scenes, cases.Select(c => c.MarkerMask).ToArray());
+        Assert.Equal((grad.Scenes, grad.Reliant, grad.PointsAtMarker), (viaScenes.Scenes, viaScenes.Reliant, viaScenes.PointsAtMarker));
     }
 }
