@@ -16,6 +16,8 @@ public static class CliApp
         InfoCommand.Create(),
         ExplainCommand.Create(),
         BenchCommand.Create(),
+        PointingGameCommand.Create(),
+        BenchMethodsCommand.Create(),
     };
 
     public static int Run(string[] args)

@@ -1,0 +1,81 @@
+using TorchSharp;
+using XaiLab.Imaging;
+using static TorchSharp.torch;
+
+namespace XaiLab.Saliency.Methods;
+
+/// <summary>How per-channel values become one value per pixel.</summary>
+public enum ChannelReduction
+{
+    /// <summary>max_c |g_c| — TorchRay's <c>gradient_to_saliency</c> (Simonyan et al. 2014 take the same maximum).</summary>
+    MaxAbs,
+    /// <summary>Σ_c |g_c|.</summary>
+    SumAbs,
+    /// <summary>Σ_c g_c (signed; e.g. Integrated Gradients' attributions summed over colour).</summary>
+    Sum,
+}
+
+/// <summary>Options of <see cref="GradientMethod"/>.</summary>
+public sealed record GradientOptions
+{
+    /// <summary>Channel reduction; default <see cref="ChannelReduction.MaxAbs"/> as in TorchRay's benchmark.</summary>
+    public ChannelReduction Reduction { get; init; } = ChannelReduction.MaxAbs;
+    /// <summary>Differentiated output; default the logit, as TorchRay's benchmark does.</summary>
+    public ExplainedOutput Output { get; init; } = ExplainedOutput.Logit;
+}
+
+/// <summary>
+/// Plain gradient saliency (thesis §1.2.2B; Simonyan, Vedaldi &amp; Zisserman 2014): the map is
+/// <c>max_c |∂y/∂x_c|</c> per pixel, <c>[H,W]</c> at image resolution, where y is the class logit (default) or score.
+/// </summary>
+public sealed class GradientMethod(GradientOptions? options = null) : ISaliencyMethod
+{
+    public GradientOptions Options { get; } = options ?? new GradientOptions();
+    public string Name => "gradient";
+
+    public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
+    {
+        using var scope = NewDisposeScope();
+        var x = MethodSupport.PrepareImage(model, image, classIndex, Name).unsqueeze(0).requires_grad_(true);
+        using var _ = enable_grad();
+        var y = MethodSupport.ClassOutput(model, x, classIndex, Options.Output).sum();
+        var g = autograd.grad(new[] { y }, new[] { x })[0][0];
+        var map = Reduce(g, Options.Reduction);
+        return new SaliencyMap(MethodSupport.Finish(map), Name, classIndex,
+            new Dictionary<string, object> { ["output"] = y.to_type(ScalarType.Float64).item<double>() });
+    }
+
+    /// <summary>Reduces <c>[C,H,W]</c> to <c>[H,W]</c>.</summary>
+    public static Tensor Reduce(Tensor g, ChannelReduction reduction) => reduction switch
+    {
+        ChannelReduction.MaxAbs => g.abs().amax(new long[] { 0 }),
+        ChannelReduction.SumAbs => g.abs().sum(new long[] { 0 }),
+        _ => g.sum(new long[] { 0 }),
+    };
+}
+
+/// <summary>Options of the <see cref="CentreMethod"/> (it has none).</summary>
+public sealed record CentreOptions;
+
+/// <summary>
+/// The "centre" null method of the pointing game (Zhang et al. 2016; thesis Table 2.1 "Ctr."): it ignores the model and
+/// returns a centred Gaussian-like bump <c>[H,W]</c>, <c>s(y,x) = −((y−c_y)² + (x−c_x)²)</c> with c = ((H−1)/2, (W−1)/2),
+/// whose argmax is the central pixel (with an even side, the top-left of the central pixels: the first maximum in
+/// row-major order).
+/// </summary>
+public sealed class CentreMethod : ISaliencyMethod
+{
+    public string Name => "centre";
+    public CentreOptions Options { get; } = new();
+
+    public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
+    {
+        using var scope = NewDisposeScope();
+        var x = MethodSupport.PrepareImage(model, image, classIndex, Name);
+        long h = x.shape[1], w = x.shape[2];
+        var ys = arange(h, dtype: ScalarType.Float32) - (h - 1) / 2.0;
+        var xs = arange(w, dtype: ScalarType.Float32) - (w - 1) / 2.0;
+        var map = -(ys.pow(2).unsqueeze(1) + xs.pow(2).unsqueeze(0));
+        return new SaliencyMap(MethodSupport.Finish(map), Name, classIndex);
+    }
+}
