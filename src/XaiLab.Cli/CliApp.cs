@@ -14,6 +14,9 @@ public static class CliApp
     {
         ReproduceCommand.Create(),
         InfoCommand.Create(),
+        DataCommand.Create(),
+        ModelsCommand.Create(),
+        TrainCommand.Create(),
     };
 
     public static int Run(string[] args)
