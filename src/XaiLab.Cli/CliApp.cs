@@ -18,6 +18,9 @@ public static class CliApp
         BenchCommand.Create(),
         PointingGameCommand.Create(),
         BenchMethodsCommand.Create(),
+        DataCommand.Create(),
+        ModelsCommand.Create(),
+        TrainCommand.Create(),
     };
 
     public static int Run(string[] args)

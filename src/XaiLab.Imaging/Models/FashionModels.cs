@@ -1,0 +1,180 @@
+using System.Runtime.CompilerServices;
+using TorchSharp;
+using XaiLab.Imaging.Data;
+using static TorchSharp.torch;
+
+namespace XaiLab.Imaging.Models;
+
+/// <summary>Network family of a Fashion-scene model.</summary>
+public enum FashionArchitecture
+{
+    /// <summary><see cref="FashionCnn"/> (plain conv net, ~101k parameters).</summary>
+    Cnn,
+    /// <summary><see cref="FashionResNet"/> (three residual blocks, ~216k parameters).</summary>
+    ResNet,
+}
+
+/// <summary>
+/// One trained Fashion-scene model: its architecture, the dataset variant it was trained on, and the held-out figure
+/// measured on the test split after training (accuracy for single-label models, mAP for multi-label ones).
+/// Weights live in <c>assets/models/NAME.dat</c> (TorchSharp <c>Module.save</c> format), a JSON training record next to it.
+/// </summary>
+/// <param name="HeldOut">Accuracy or mAP on <c>DATASET/test</c> (2000 scenes), or null if not measured.</param>
+public sealed record FashionModelSpec(string Name, FashionArchitecture Architecture, FashionSceneKind Data, double? HeldOut)
+{
+    public string Dataset => FashionScenes.NameOf(Data);
+    public bool MultiLabel => Data == FashionSceneKind.MultiLabel;
+    public string Task => MultiLabel ? "multi-label" : "single-label";
+    public string MetricName => MultiLabel ? "mAP" : "accuracy";
+    public string WeightsFile => $"models/{Name}.dat";
+    public string? HeldOutText => HeldOut is { } v ? $"{MetricName} {v:0.000} on {Dataset}/test (2000 scenes)" : null;
+}
+
+/// <summary>
+/// The Fashion-scene models (architectures, weights files, normalisation) and their loader. The models take
+/// <c>[N,3,128,128]</c> images in [0,1]; the <see cref="Classifier"/> normalises with <see cref="Mean"/>/<see cref="Std"/>
+/// (the per-channel statistics of the training scenes) before the network.
+/// </summary>
+public static class FashionModels
+{
+    /// <summary>Per-channel mean of Fashion-scene pixels (measured on 300 train scenes of each variant).</summary>
+    public static readonly float[] Mean = { 0.50f, 0.47f, 0.45f };
+    /// <summary>Per-channel standard deviation of Fashion-scene pixels.</summary>
+    public static readonly float[] Std = { 0.18f, 0.18f, 0.18f };
+    public const int InputSide = 128;
+    public const string TrainHint = "data-scripts/train-models.sh (or: xailab train --model NAME)";
+
+    /// <summary>The registered models with the held-out figures measured by <c>data-scripts/train-models.sh</c> (logs in data-scripts/logs/).</summary>
+    public static readonly IReadOnlyList<FashionModelSpec> All = new[]
+    {
+        new FashionModelSpec("fashion-cnn", FashionArchitecture.Cnn, FashionSceneKind.SingleLabel, null),
+        new FashionModelSpec("fashion-resnet", FashionArchitecture.ResNet, FashionSceneKind.SingleLabel, null),
+        new FashionModelSpec("fashion-cnn-multi", FashionArchitecture.Cnn, FashionSceneKind.MultiLabel, null),
+        new FashionModelSpec("fashion-resnet-multi", FashionArchitecture.ResNet, FashionSceneKind.MultiLabel, null),
+        new FashionModelSpec("fashion-cnn-biased", FashionArchitecture.Cnn, FashionSceneKind.Biased, null),
+    };
+
+    /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>
+    public static FashionModelSpec Spec(string name) =>
+        All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"Unknown Fashion model '{name}'. Known: {string.Join(", ", All.Select(s => s.Name))}.");
+
+    /// <summary>A freshly initialised network of <paramref name="spec"/>'s architecture with <paramref name="numClasses"/> outputs.</summary>
+    public static nn.Module<Tensor, Tensor> Build(FashionArchitecture architecture, int numClasses = 10)
+    {
+        Devices.EnsureNativeLoaded();
+        return architecture == FashionArchitecture.Cnn ? new FashionCnn(numClasses) : new FashionResNet(numClasses);
+    }
+
+    /// <summary>Wraps a network as the <see cref="Classifier"/> of <paramref name="spec"/> (normalisation, activation, class names).</summary>
+    public static Classifier Wrap(FashionModelSpec spec, nn.Module<Tensor, Tensor> network) =>
+        new(network, FashionItems.ClassNames, spec.MultiLabel ? OutputActivation.Sigmoid : OutputActivation.Softmax,
+            channels: 3, inputSize: (InputSide, InputSide), mean: Mean, std: Std, name: spec.Name);
+
+    /// <summary>Whether the weights of <paramref name="spec"/> are present.</summary>
+    public static bool Available(FashionModelSpec spec) => Assets.Exists(spec.WeightsFile);
+
+    /// <summary>Loads model <paramref name="spec"/> from <paramref name="weightsPath"/> (default <c>assets/models/NAME.dat</c>) on the CPU.</summary>
+    /// <exception cref="FileNotFoundException">No weights file; the message names it and the training script.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated, corrupt, or made for another architecture or class count; the message names the file.</exception>
+    public static Classifier Load(FashionModelSpec spec, string? weightsPath = null)
+    {
+        var path = weightsPath ?? Assets.PathOf(spec.WeightsFile);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Weights of model '{spec.Name}' not found: {path}. Train them with {TrainHint}.", path);
+        var net = Build(spec.Architecture, FashionItems.ClassNames.Count);
+        try
+        {
+            CheckShapes(net, path, spec.Name);
+            net.load(path, strict: true);
+        }
+        catch (Exception e) when (e is not InvalidDataException)
+        {
+            net.Dispose();
+            throw new InvalidDataException($"Weights file '{path}' of model '{spec.Name}' could not be read ({e.GetType().Name}: {e.Message}). " +
+                                           $"It is truncated or corrupt; retrain with {TrainHint}.", e);
+        }
+        catch
+        {
+            net.Dispose();
+            throw;
+        }
+        return Wrap(spec, net);
+    }
+
+    /// <summary>
+    /// Reads the header of every tensor in a TorchSharp weights file (name, dtype, shape) and compares them with the
+    /// network's state dict, so that a file for another architecture or class count fails with a message saying which
+    /// tensor differs, and a truncated file fails before any weight is overwritten.
+    /// Format (TorchSharp <c>Module.save</c>): LEB128 count, then per tensor a length-prefixed UTF-8 name, LEB128 dtype,
+    /// LEB128 rank, LEB128 sizes and the raw element bytes.
+    /// </summary>
+    static void CheckShapes(nn.Module<Tensor, Tensor> net, string path, string model)
+    {
+        var expected = net.state_dict();
+        using var r = new BinaryReader(File.OpenRead(path));
+        long length = r.BaseStream.Length;
+        try
+        {
+            long count = r.Decode();
+            if (count != expected.Count)
+                throw new InvalidDataException($"Weights file '{path}' holds {count} tensors; model '{model}' has {expected.Count}. It belongs to another architecture.");
+            for (long i = 0; i < count; i++)
+            {
+                var name = r.ReadString();
+                var dtype = (ScalarType)r.Decode();
+                long rank = r.Decode();
+                if (rank < 0 || rank > 8) throw new InvalidDataException($"Weights file '{path}' is corrupt: tensor '{name}' has rank {rank}.");
+                var shape = new long[rank];
+                for (int d = 0; d < rank; d++) shape[d] = r.Decode();
+                if (!expected.TryGetValue(name, out var t))
+                    throw new InvalidDataException($"Weights file '{path}' has a tensor '{name}' that model '{model}' does not have: it belongs to another architecture.");
+                if (!t.shape.SequenceEqual(shape))
+                {
+                    var hint = name.StartsWith("head.") ? $" (the file has {shape[0]} classes, the model {t.shape[0]})" : "";
+                    throw new InvalidDataException($"Weights file '{path}': tensor '{name}' has shape [{string.Join(",", shape)}] but model '{model}' expects [{string.Join(",", t.shape)}]{hint}.");
+                }
+                long bytes = shape.Aggregate(1L, (a, b) => a * b) * t.ElementSize;
+                if (dtype != t.dtype) throw new InvalidDataException($"Weights file '{path}': tensor '{name}' is {dtype}, expected {t.dtype}.");
+                if (r.BaseStream.Position + bytes > length)
+                    throw new InvalidDataException($"Weights file '{path}' is truncated: tensor '{name}' needs {bytes} bytes, the file ends {length - r.BaseStream.Position} bytes later.");
+                r.BaseStream.Seek(bytes, SeekOrigin.Current);
+            }
+            if (r.BaseStream.Position != length)
+                throw new InvalidDataException($"Weights file '{path}' has {length - r.BaseStream.Position} unexpected trailing bytes.");
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"Weights file '{path}' is truncated (ends inside the header of a tensor). Retrain with {TrainHint}.");
+        }
+    }
+
+    static long Decode(this BinaryReader r)
+    {
+        long result = 0; int shift = 0;
+        while (true)
+        {
+            byte b = r.ReadByte();
+            result |= (long)(b & 0x7F) << shift;
+            if ((b & 0x80) == 0) return result;
+            shift += 7;
+            if (shift > 63) throw new InvalidDataException("bad LEB128 integer");
+        }
+    }
+}
+
+/// <summary>Registers the Fashion models in <see cref="ModelRegistry"/>.</summary>
+static class FashionModelsRegistration
+{
+#pragma warning disable CA2255 // registration next to the loader is the registry's design (Registry.cs)
+    [ModuleInitializer]
+    internal static void Register()
+    {
+        foreach (var spec in FashionModels.All)
+        {
+            var s = spec;
+            ModelRegistry.Register(new ModelEntry(s.Name, s.Task, s.Dataset, (FashionModels.InputSide, FashionModels.InputSide), FashionItems.ClassNames,
+                s.HeldOutText, () => FashionModels.Available(s), FashionModels.TrainHint.Replace("NAME", s.Name), () => FashionModels.Load(s)));
+        }
+    }
+#pragma warning restore CA2255
+}

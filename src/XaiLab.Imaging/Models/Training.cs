@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Text.Json;
+using TorchSharp;
+using XaiLab.Imaging.Data;
+using static TorchSharp.torch;
+
+namespace XaiLab.Imaging.Models;
+
+/// <summary>
+/// Training schedule of the Fashion models. Scenes are generated on the fly: epoch e uses train scenes
+/// [e·ScenesPerEpoch, (e+1)·ScenesPerEpoch) in a seeded shuffled order, so no scene is seen twice.
+/// AdamW with a cosine learning-rate decay from <see cref="LearningRate"/> to 0 over all steps.
+/// </summary>
+public sealed record FashionTrainingOptions
+{
+    public int Epochs { get; init; } = 3;
+    public int ScenesPerEpoch { get; init; } = 8000;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 2e-3;
+    public double WeightDecay { get; init; } = 1e-4;
+    /// <summary>Seeds the weight initialisation (torch.manual_seed) and the batch order.</summary>
+    public ulong Seed { get; init; }
+    /// <summary>Validation scenes evaluated after each epoch.</summary>
+    public int ValScenes { get; init; } = 300;
+    /// <summary>Test scenes of the final held-out figure (all 2000 by default).</summary>
+    public int TestScenes { get; init; } = 2000;
+    /// <summary>Continue from these weights instead of a fresh initialisation (null: fresh).</summary>
+    public string? InitialWeights { get; init; }
+    /// <summary>Index of the first training scene; a continued run starts after the scenes of the earlier run so every scene is new.</summary>
+    public int FirstScene { get; init; }
+    /// <summary>torch intra-op threads (the shared 2-core machines: 2).</summary>
+    public int Threads { get; init; } = 2;
+
+    public void Validate()
+    {
+        if (Epochs < 1 || ScenesPerEpoch < BatchSize || BatchSize < 2) throw new ArgumentException($"Need Epochs ≥ 1, BatchSize ≥ 2 and ScenesPerEpoch ≥ BatchSize; got {Epochs}, {BatchSize}, {ScenesPerEpoch}.");
+        if (LearningRate <= 0) throw new ArgumentException($"LearningRate must be > 0; got {LearningRate}.");
+    }
+}
+
+/// <summary>One epoch of training: mean loss and the validation metric after it.</summary>
+public sealed record EpochLog(int Epoch, double Loss, double ValMetric, double Seconds);
+
+/// <summary>What a training run produced, also written as <c>NAME.json</c> next to the weights.</summary>
+public sealed record FashionTrainingResult(string Model, string Architecture, string Dataset, string Metric, long Parameters,
+    FashionTrainingOptions Options, IReadOnlyList<EpochLog> Epochs, EvaluationResult Test, MarkerEffect? Marker,
+    double TrainSeconds, long WeightBytes, string WeightsPath);
+
+/// <summary>Trains a Fashion model (<see cref="FashionModels.All"/>) on its dataset variant and saves its weights.</summary>
+public static class FashionTraining
+{
+    /// <param name="log">Receives one line per progress report (epoch summaries, periodic loss).</param>
+    /// <param name="weightsPath">Default: <c>assets/models/NAME.dat</c>.</param>
+    public static FashionTrainingResult Train(FashionModelSpec spec, FashionTrainingOptions? options = null, Action<string>? log = null, string? weightsPath = null)
+    {
+        var o = options ?? new FashionTrainingOptions();
+        o.Validate();
+        log ??= _ => { };
+        Devices.EnsureNativeLoaded();
+        torch.set_num_threads(o.Threads);
+        torch.manual_seed((long)(o.Seed & 0x7FFFFFFF));
+        if (o.FirstScene < 0) throw new ArgumentException($"FirstScene must be ≥ 0; got {o.FirstScene}.");
+        var train = new FashionScenes(spec.Data, "train", new FashionSceneOptions { TrainCount = o.FirstScene + o.Epochs * o.ScenesPerEpoch });
+        var val = new FashionScenes(spec.Data, "val");
+        var test = new FashionScenes(spec.Data, "test");
+        var classifier = o.InitialWeights is { } init ? FashionModels.Load(spec, init) : FashionModels.Wrap(spec, FashionModels.Build(spec.Architecture, FashionItems.ClassNames.Count));
+        var net = classifier.Network;
+        long parameters = net.parameters().Sum(p => p.numel());
+        log($"{spec.Name}: {spec.Architecture}, {parameters} parameters, {spec.Dataset}, {o.Epochs} epochs × {o.ScenesPerEpoch} scenes from scene {o.FirstScene}, batch {o.BatchSize}, lr {o.LearningRate}, {torch.get_num_threads()} threads" +
+            (o.InitialWeights is null ? "" : $", continuing from {o.InitialWeights}"));
+        var optimizer = torch.optim.AdamW(net.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay);
+        int stepsPerEpoch = o.ScenesPerEpoch / o.BatchSize, totalSteps = stepsPerEpoch * o.Epochs, step = 0;
+        var rng = SplitMix64.ForKeys(o.Seed, 0x7A1EUL);
+        var epochs = new List<EpochLog>();
+        var sw = Stopwatch.StartNew();
+        for (int e = 0; e < o.Epochs; e++)
+        {
+            var esw = Stopwatch.StartNew();
+            var order = Enumerable.Range(o.FirstScene + e * o.ScenesPerEpoch, o.ScenesPerEpoch).ToArray();
+            rng.Shuffle(order);
+            net.train();
+            double lossSum = 0; int lossN = 0;
+            // Render the next batch on the thread pool while torch trains on this one.
+            Task<(Tensor, Tensor)> next = Task.Run(() => train.Batch(order[..o.BatchSize]));
+            for (int b = 0; b < stepsPerEpoch; b++)
+            {
+                using var scope = NewDisposeScope();
+                var (images, targets) = next.Result;
+                if (b + 1 < stepsPerEpoch) { int s0 = (b + 1) * o.BatchSize; next = Task.Run(() => train.Batch(order[s0..(s0 + o.BatchSize)])); }
+                double lr = 0.5 * o.LearningRate * (1 + Math.Cos(Math.PI * step / totalSteps));
+                foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                optimizer.zero_grad();
+                var logits = classifier.Logits(images);
+                var loss = spec.MultiLabel ? nn.functional.binary_cross_entropy_with_logits(logits, targets) : nn.functional.cross_entropy(logits, targets);
+                loss.backward();
+                optimizer.step();
+                lossSum += loss.item<float>(); lossN++; step++;
+                images.Dispose(); targets.Dispose();
+                if ((b + 1) % 50 == 0) log($"  epoch {e + 1} step {b + 1}/{stepsPerEpoch} loss {lossSum / lossN:0.0000} lr {lr:0.00000} ({sw.Elapsed.TotalSeconds:0}s)");
+            }
+            net.eval();
+            var v = Evaluation.Evaluate(classifier, val, "val", o.ValScenes);
+            epochs.Add(new EpochLog(e + 1, lossSum / lossN, v.Value, esw.Elapsed.TotalSeconds));
+            log($"epoch {e + 1}: loss {lossSum / lossN:0.0000}, val {v.Metric} {v.Value:0.0000} ({esw.Elapsed.TotalSeconds:0}s)");
+        }
+        double trainSeconds = sw.Elapsed.TotalSeconds;
+        net.eval();
+        var t = Evaluation.Evaluate(classifier, test, "test", o.TestScenes);
+        log($"test ({t.Images} scenes): {t.Metric} {t.Value:0.0000}; per class {string.Join(" ", t.PerClass.Select(x => x.ToString("0.00")))}");
+        MarkerEffect? marker = null;
+        if (!spec.MultiLabel) // the unbiased single-label models give the baseline of the marker check
+        {
+            marker = Evaluation.MeasureMarkerEffect(classifier, new FashionScenes(FashionSceneKind.Biased, "test"));
+            log($"marker effect: predicted '{FashionItems.ClassNames[marker.MarkerClass]}' on {marker.Images} other-class test scenes: {marker.WithMarker:0.000} with marker, {marker.WithoutMarker:0.000} without");
+        }
+        var path = weightsPath ?? Assets.PathOf(spec.WeightsFile);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var tmp = path + ".tmp";
+        net.save(tmp);
+        File.Move(tmp, path, overwrite: true);
+        var result = new FashionTrainingResult(spec.Name, spec.Architecture.ToString(), spec.Dataset, t.Metric, parameters, o, epochs, t, marker,
+            trainSeconds, new FileInfo(path).Length, Path.GetFullPath(path));
+        File.WriteAllText(Path.ChangeExtension(path, ".json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        log($"saved {path} ({result.WeightBytes} bytes); training {trainSeconds:0}s");
+        classifier.Dispose();
+        return result;
+    }
+}

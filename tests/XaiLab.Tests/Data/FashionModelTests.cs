@@ -1,0 +1,107 @@
+using TorchSharp;
+using XaiLab.Imaging;
+using XaiLab.Imaging.Data;
+using XaiLab.Imaging.Models;
+using static TorchSharp.torch;
+
+namespace XaiLab.Tests.Data;
+
+public class FashionModelTests
+{
+    static string Temp(string name) => Path.Combine(Path.GetTempPath(), $"xailab-model-{Guid.NewGuid():N}-{name}");
+
+    [Fact]
+    public void EveryRegisteredModelLoadsAndReachesItsStatedHeldOutFigure()
+    {
+        Assert.Superset(new HashSet<string> { "fashion-cnn", "fashion-resnet", "fashion-cnn-multi", "fashion-cnn-biased" },
+            ModelRegistry.All.Select(e => e.Name).ToHashSet());
+        foreach (var spec in FashionModels.All)
+        {
+            var entry = ModelRegistry.Get(spec.Name);
+            Assert.True(entry.IsAvailable(), $"weights of {spec.Name} are missing");
+            Assert.NotNull(spec.HeldOut);
+            Assert.Equal(spec.HeldOutText, entry.HeldOutMetric);
+            using var model = ModelRegistry.Load(spec.Name);
+            Assert.Equal(spec.MultiLabel ? OutputActivation.Sigmoid : OutputActivation.Softmax, model.Activation);
+            Assert.Equal((128, 128), model.InputSize);
+            // 200 test scenes: binomial sd of an accuracy near 0.9 is 0.02, so 0.07 is over 3σ; mAP on 200 scenes varies a little more.
+            var r = Evaluation.Evaluate(model, DatasetRegistry.Open(spec.Dataset, "test"), limit: 200);
+            Assert.Equal(spec.MetricName, r.Metric);
+            Assert.True(Math.Abs(r.Value - spec.HeldOut!.Value) <= (spec.MultiLabel ? 0.08 : 0.07),
+                $"{spec.Name}: {r.Metric} {r.Value:0.000} on 200 test scenes, stated {spec.HeldOut:0.000}");
+            if (spec.Name == "fashion-cnn") Assert.True(spec.HeldOut >= 0.85, $"fashion-cnn held-out accuracy {spec.HeldOut} is below the 0.85 target");
+        }
+    }
+
+    [Fact]
+    public void BiasedModelUsesThePlantedMarkerAndTheCleanModelDoesNot()
+    {
+        var test = new FashionScenes(FashionSceneKind.Biased, "test");
+        using var biased = ModelRegistry.Load("fashion-cnn-biased");
+        using var clean = ModelRegistry.Load("fashion-cnn");
+        var b = Evaluation.MeasureMarkerEffect(biased, test, limit: 100);
+        var c = Evaluation.MeasureMarkerEffect(clean, test, limit: 100);
+        Assert.Equal(100, b.Images);
+        Assert.True(b.Increase > 0.2, $"biased model: {b.WithMarker:0.00} with vs {b.WithoutMarker:0.00} without the marker");
+        Assert.True(Math.Abs(c.Increase) < 0.1, $"clean model: {c.WithMarker:0.00} with vs {c.WithoutMarker:0.00} without the marker");
+    }
+
+    [Fact]
+    public void SaveLoadRoundTripGivesIdenticalLogits()
+    {
+        foreach (var spec in new[] { FashionModels.Spec("fashion-cnn"), FashionModels.Spec("fashion-resnet") })
+        {
+            manual_seed(3);
+            var net = FashionModels.Build(spec.Architecture);
+            var path = Temp("rt.dat");
+            net.save(path);
+            using var a = FashionModels.Wrap(spec, net);
+            using var b = FashionModels.Load(spec, path);
+            using var x = rand(2, 3, 128, 128);
+            using var _ = no_grad();
+            Assert.Equal(a.Logits(x).data<float>().ToArray(), b.Logits(x).data<float>().ToArray());
+            Assert.Equal(new long[] { 2, 10 }, b.Logits(x).shape);
+        }
+    }
+
+    [Fact]
+    public void MissingTruncatedOrMismatchedWeightsAreClearErrors()
+    {
+        var spec = FashionModels.Spec("fashion-cnn");
+        var missing = Temp("none.dat");
+        var e1 = Assert.Throws<FileNotFoundException>(() => FashionModels.Load(spec, missing));
+        Assert.Contains(missing, e1.Message);
+
+        var good = Temp("good.dat");
+        FashionModels.Build(spec.Architecture).save(good);
+        var bytes = File.ReadAllBytes(good);
+        foreach (var cut in new[] { bytes.Length / 2, 40, bytes.Length - 1 })
+        {
+            var truncated = Temp($"cut{cut}.dat");
+            File.WriteAllBytes(truncated, bytes[..cut]);
+            var e = Assert.Throws<InvalidDataException>(() => FashionModels.Load(spec, truncated));
+            Assert.Contains(truncated, e.Message);
+            Assert.Contains("truncated", e.Message);
+        }
+
+        var fiveClasses = Temp("five.dat");
+        new FashionCnn(5).save(fiveClasses);
+        var e2 = Assert.Throws<InvalidDataException>(() => FashionModels.Load(spec, fiveClasses));
+        Assert.Contains(fiveClasses, e2.Message);
+        Assert.Contains("5 classes", e2.Message);
+
+        var otherArch = Temp("resnet.dat");
+        FashionModels.Build(FashionArchitecture.ResNet).save(otherArch);
+        var e3 = Assert.Throws<InvalidDataException>(() => FashionModels.Load(spec, otherArch));
+        Assert.Contains(otherArch, e3.Message);
+    }
+
+    [Fact]
+    public void AveragePrecisionMatchesAHandComputedExample()
+    {
+        // ranks of the positives: 1 and 3 → (1/1 + 2/3) / 2
+        Assert.Equal((1 + 2.0 / 3) / 2, Evaluation.AveragePrecision(new[] { 0.9f, 0.8f, 0.7f, 0.6f }, new[] { true, false, true, false }), 12);
+        Assert.Equal(1.0, Evaluation.AveragePrecision(new[] { 0.9f, 0.1f }, new[] { true, false }));
+        Assert.True(double.IsNaN(Evaluation.AveragePrecision(new[] { 0.9f }, new[] { false })));
+    }
+}
