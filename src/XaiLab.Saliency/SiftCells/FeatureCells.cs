@@ -64,7 +64,8 @@ public static class FeatureCells
     /// Eq 4.27, <see cref="GaussianFilter"/>), cut off softly at <paramref name="sparsity"/> s
     /// (χ ↦ (χ − s)/(1 − s) above s, else 0; Eq 4.37) and the missing mass w̃ = 1 − m̃ is redistributed
     /// proportionally, χ ↦ χ + χ·w̃ / max(m̃, <paramref name="guard"/>) (Eq 4.38/4.39). s = 0 keeps the dense
-    /// partition of unity. Cells are processed 32 at a time so memory stays O(32·h·w).
+    /// partition of unity. Small kernels blur each cell on its bounding box (managed, parallel over cells); kernels
+    /// comparable to the grid blur 32 cells at a time as full-grid matrix products. Both are exact.
     /// </summary>
     /// <param name="labels">Hard cell index per grid pixel (from <see cref="Assign"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">s outside [0,1), σ &lt; 0, guard ≤ 0.</exception>
@@ -74,37 +75,23 @@ public static class FeatureCells
         if (!(sparsity >= 0 && sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "Sparsity threshold s must be in [0,1).");
         if (!(sigmaPixels >= 0)) throw new ArgumentOutOfRangeException(nameof(sigmaPixels), sigmaPixels, "σ must be ≥ 0.");
         if (!(guard > 0)) throw new ArgumentOutOfRangeException(nameof(guard), guard, "The mass guard must be > 0.");
-        Devices.EnsureNativeLoaded();
         var cells = labels.Distinct().OrderBy(i => i).ToArray();
         int p = height * width;
+        var perCell = new (int[] Pixel, float[] Value)[cells.Length];
+        int radius = GaussianFilter.Radius(sigmaPixels);
+        if (sigmaPixels > 0 && 2 * radius + 1 < Math.Min(height, width) / 2)
+            SmoothCrops(labels, height, width, sigmaPixels, sparsity, cells, perCell);
+        else
+            SmoothFull(labels, height, width, sigmaPixels, sparsity, cells, perCell);
         var cellList = new List<long>(); var pixList = new List<long>(); var valList = new List<float>();
         var mass = new double[p];
-        using (var scope = NewDisposeScope())
+        for (int u = 0; u < cells.Length; u++)
         {
-            var lab = tensor(labels, new long[] { height, width });
-            const int chunk = 32;
-            for (int c0 = 0; c0 < cells.Length; c0 += chunk)
+            var (pix, val) = perCell[u];
+            for (int e = 0; e < pix.Length; e++)
             {
-                using var inner = NewDisposeScope();
-                int c1 = Math.Min(cells.Length, c0 + chunk);
-                var ids = tensor(cells[c0..c1]).view(-1, 1, 1);
-                var ind = lab.unsqueeze(0).eq(ids).to(ScalarType.Float32); // [n,h,w]
-                var smooth = GaussianFilter.Blur(ind, sigmaPixels);
-                var cut = sparsity > 0 ? ((smooth - sparsity) / (1 - sparsity)).clamp_min(0) : smooth.clamp_min(0);
-                cut = cut.reshape(c1 - c0, p).contiguous();
-                var positive = cut.gt(0);
-                var nz = positive.nonzero(); // [nnz,2], row-major order
-                if (nz.shape[0] == 0) continue;
-                var vals = cut.masked_select(positive).contiguous().data<float>().ToArray(); // same order
-                var rows = nz.select(1, 0).contiguous().data<long>().ToArray();
-                var pix = nz.select(1, 1).contiguous().data<long>().ToArray();
-                for (int e = 0; e < vals.Length; e++)
-                {
-                    cellList.Add(cells[c0 + (int)rows[e]]);
-                    pixList.Add(pix[e]);
-                    valList.Add(vals[e]);
-                    mass[pix[e]] += vals[e];
-                }
+                cellList.Add(cells[u]); pixList.Add(pix[e]); valList.Add(val[e]);
+                mass[pix[e]] += val[e];
             }
         }
         int uncovered = 0; double minMass = double.PositiveInfinity;
@@ -120,6 +107,92 @@ public static class FeatureCells
         var pixels = pixList.ToArray();
         for (int e = 0; e < values.Length; e++) values[e] = (float)(values[e] * factor[pixels[e]]);
         return new CellMasks(cellList.ToArray(), pixels, values, height, width, uncovered, minMass);
+    }
+
+    static float SoftCut(float v, double s) => s > 0 ? (float)Math.Max(0, (v - s) / (1 - s)) : Math.Max(0, v);
+
+    /// <summary>
+    /// Cells one at a time on the bounding box of their support grown by the kernel radius: exact (outside the box
+    /// the blurred indicator is zero; the full-size 1-D matrices carry the reflection at the true image border).
+    /// Used when the kernel is small compared with the grid.
+    /// </summary>
+    static void SmoothCrops(int[] labels, int h, int w, double sigma, double sparsity, int[] cells, (int[], float[])[] perCell)
+    {
+        int maxLabel = cells[^1];
+        var index = new int[maxLabel + 1];
+        for (int u = 0; u < cells.Length; u++) index[cells[u]] = u;
+        int n = cells.Length;
+        var y0 = Enumerable.Repeat(int.MaxValue, n).ToArray(); var y1 = new int[n];
+        var x0 = Enumerable.Repeat(int.MaxValue, n).ToArray(); var x1 = new int[n];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                int u = index[labels[y * w + x]];
+                if (y < y0[u]) y0[u] = y; if (y > y1[u]) y1[u] = y;
+                if (x < x0[u]) x0[u] = x; if (x > x1[u]) x1[u] = x;
+            }
+        var bh = GaussianFilter.MatrixFloat(h, sigma);
+        var bw = GaussianFilter.MatrixFloat(w, sigma);
+        int r = GaussianFilter.Radius(sigma);
+        Parallel.For(0, n, u =>
+        {
+            int cell = cells[u];
+            int oy0 = Math.Max(0, y0[u] - r), oy1 = Math.Min(h - 1, y1[u] + r);
+            int ox0 = Math.Max(0, x0[u] - r), ox1 = Math.Min(w - 1, x1[u] + r);
+            int sh = y1[u] - y0[u] + 1, ow = ox1 - ox0 + 1;
+            var tmp = new float[sh * ow]; // horizontal pass on the support rows
+            for (int yy = 0; yy < sh; yy++)
+            {
+                int row = (y0[u] + yy) * w;
+                for (int xs = x0[u]; xs <= x1[u]; xs++)
+                {
+                    if (labels[row + xs] != cell) continue;
+                    for (int xo = 0; xo < ow; xo++) tmp[yy * ow + xo] += bw[(ox0 + xo) * w + xs];
+                }
+            }
+            var pix = new List<int>(); var val = new List<float>();
+            for (int yo = oy0; yo <= oy1; yo++)
+            {
+                int brow = yo * h;
+                for (int xo = 0; xo < ow; xo++)
+                {
+                    float acc = 0;
+                    for (int yy = 0; yy < sh; yy++) acc += bh[brow + y0[u] + yy] * tmp[yy * ow + xo];
+                    float v = SoftCut(acc, sparsity);
+                    if (v > 0) { pix.Add(yo * w + ox0 + xo); val.Add(v); }
+                }
+            }
+            perCell[u] = (pix.ToArray(), val.ToArray());
+        });
+    }
+
+    /// <summary>Cells 32 at a time as full-grid blurs (two matrix products each): used for kernels comparable to the grid.</summary>
+    static void SmoothFull(int[] labels, int height, int width, double sigma, double sparsity, int[] cells, (int[], float[])[] perCell)
+    {
+        Devices.EnsureNativeLoaded();
+        int p = height * width;
+        using var scope = NewDisposeScope();
+        var lab = tensor(labels, new long[] { height, width });
+        const int chunk = 32;
+        for (int c0 = 0; c0 < cells.Length; c0 += chunk)
+        {
+            using var inner = NewDisposeScope();
+            int c1 = Math.Min(cells.Length, c0 + chunk);
+            var ids = tensor(cells[c0..c1]).view(-1, 1, 1);
+            var ind = lab.unsqueeze(0).eq(ids).to(ScalarType.Float32); // [n,h,w]
+            var smooth = GaussianFilter.Blur(ind, sigma).reshape(c1 - c0, p).contiguous();
+            var data = smooth.data<float>().ToArray();
+            for (int u = 0; u < c1 - c0; u++)
+            {
+                var pix = new List<int>(); var val = new List<float>();
+                for (int q = 0; q < p; q++)
+                {
+                    float v = SoftCut(data[u * p + q], sparsity);
+                    if (v > 0) { pix.Add(q); val.Add(v); }
+                }
+                perCell[c0 + u] = (pix.ToArray(), val.ToArray());
+            }
+        }
     }
 
     /// <summary>A fixed, well-separated colour per cell index (golden-ratio hue walk), RGB in [0,1].</summary>

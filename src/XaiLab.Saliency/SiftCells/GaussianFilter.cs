@@ -32,7 +32,7 @@ public static class GaussianFilter
         if (!(sigma >= 0) || double.IsInfinity(sigma)) throw new ArgumentOutOfRangeException(nameof(sigma), sigma, "σ must be finite and ≥ 0.");
         var m = new double[n, n];
         if (sigma == 0) { for (int i = 0; i < n; i++) m[i, i] = 1; return m; }
-        int radius = (int)Math.Ceiling(6 * sigma); // tail mass beyond 6σ is ~2e-9: negligible, and no visible jumps in σ
+        int radius = Radius(sigma);
         var taps = new double[2 * radius + 1];
         double sum = 0;
         for (int k = -radius; k <= radius; k++) sum += taps[k + radius] = Math.Exp(-0.5 * k * k / (sigma * sigma));
@@ -46,6 +46,27 @@ public static class GaussianFilter
                 m[i, j] += taps[k + radius];
             }
         return m;
+    }
+
+    /// <summary>Kernel radius ⌈6σ⌉ (the tail mass beyond 6σ is ~2e-9: negligible, and no visible jumps as σ varies).</summary>
+    public static int Radius(double sigma) => (int)Math.Ceiling(6 * sigma);
+
+    static readonly Dictionary<(int n, double sigma), float[]> FloatCache = new();
+
+    /// <summary>The 1-D blur matrix as a row-major float array <c>[n·n]</c> (cached; for the managed crop blurs of cell indicators).</summary>
+    public static float[] MatrixFloat(int n, double sigma)
+    {
+        var key = (n, Math.Round(sigma, 12));
+        lock (Gate)
+        {
+            if (FloatCache.TryGetValue(key, out var f)) return f;
+            var m = Matrix1D(n, sigma);
+            f = new float[n * n];
+            for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) f[i * n + j] = (float)m[i, j];
+            if (FloatCache.Count > 256) FloatCache.Clear();
+            FloatCache[key] = f;
+            return f;
+        }
     }
 
     /// <summary>The 1-D blur matrix as a tensor <c>[n,n]</c> (cached).</summary>

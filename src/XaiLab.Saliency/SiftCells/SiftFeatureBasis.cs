@@ -35,17 +35,29 @@ public sealed record SiftBasisOptions
 /// <param name="Level">0 = full resolution, k = ⌊H/2^k⌋×⌊W/2^k⌋.</param>
 /// <param name="Layers">Number of scale-space bands summed into this level's matrix.</param>
 /// <param name="Nonzeros">Non-zero entries of the image matrix Z̄^ρ (<c>[C·h·w, K]</c>).</param>
-/// <param name="CooBytes">Bytes of the image matrix as torch COO (int64 row+column indices and float32 values).</param>
-/// <param name="CsrInt32Bytes">Bytes the same matrix would need as CSR with int32 indices (for comparison).</param>
-public sealed record DecoderLevel(int Level, int Height, int Width, int Layers, long Nonzeros, long CooBytes, long CsrInt32Bytes);
+/// <param name="Bytes">Bytes of the <see cref="CellMatrix"/> actually stored (int32 CSR over pixels, C channels + field weight per entry).</param>
+/// <param name="CooBytes">Bytes of the image matrix as torch COO (int64 row+column indices and float32 values; built only for <see cref="SparseKernel.TorchCoo"/>).</param>
+/// <param name="CsrInt32Bytes">Bytes of the image matrix as a plain CSR over <c>[C·h·w, K]</c> with int32 indices (for comparison).</param>
+public sealed record DecoderLevel(int Level, int Height, int Width, int Layers, long Nonzeros, long Bytes, long CooBytes, long CsrInt32Bytes);
+
+/// <summary>Sparse product used by <see cref="SiftFeatureBasis.Render"/>.</summary>
+public enum SparseKernel
+{
+    /// <summary>Own CSR product on managed arrays (<see cref="CellMatrix"/>, custom autograd), CPU only; the default.</summary>
+    Csr,
+    /// <summary>torch sparse COO × dense (<c>torch.mm</c>), any device; used on CUDA.</summary>
+    TorchCoo,
+}
 
 /// <summary>What building the basis produced and how well it reconstructs (the self-check of Lemma 8 and 10).</summary>
 /// <param name="ReconstructionError">max |Render(1) − x| (should be float rounding, ~1e-6).</param>
 /// <param name="ResamplingResidual">Largest down/up-sampling residual carried into a finer band (see <see cref="ScaleSpace"/>).</param>
 /// <param name="UncoveredVoxels">Voxels where the sparsity cut-off left total mass m̃ below the guard (Lemma 10's condition fails).</param>
+/// <param name="DecoderBytes">Bytes of the stored decoder (all levels' <see cref="CellMatrix"/>, including the Voronoi-field weights).</param>
+/// <param name="TorchCooBytes">Bytes the image matrices take as torch COO tensors (the <see cref="SparseKernel.TorchCoo"/> path).</param>
 /// <param name="DenseBytes">What the naive dense 4-D array (bands × keypoints × C × H × W, float32) would take.</param>
 public sealed record SiftBasisDiagnostics(
-    int Keypoints, int Bands, IReadOnlyList<DecoderLevel> Levels, long DecoderBytes, long VoronoiBytes, long DenseBytes,
+    int Keypoints, int Bands, IReadOnlyList<DecoderLevel> Levels, long DecoderBytes, long TorchCooBytes, long DenseBytes,
     double ReconstructionError, double ResamplingResidual, int UncoveredVoxels, double BuildSeconds);
 
 /// <summary>
@@ -56,8 +68,10 @@ public sealed record SiftBasisDiagnostics(
 /// Construction: scale-space bands T_l with multi-resolution storage S_l (<see cref="ScaleSpace"/>), keypoints on the
 /// luma (<see cref="SiftDetector"/>), Voronoi cells per band and their smoothed, sparsified masks Ỹ_{i,l}
 /// (<see cref="FeatureCells"/>); per resolution level ρ the sparse matrix Z̄^ρ = Σ_{l∈L^ρ} Ỹ_{·,l} ⊙ S_l
-/// (Eq 4.40, torch sparse COO <c>[C·h·w, K]</c>). Rendering is Eq 4.41: for each level a sparse×dense product with
-/// θᵀ, bilinear resampling to H×W, and the sum. Batches of θ are matrix products.
+/// (Eq 4.40), stored as a <see cref="CellMatrix"/> (int32 CSR over pixels, all channels per entry). Rendering is
+/// Eq 4.41: for each level a sparse×dense product with θᵀ, bilinear resampling to H×W, and the sum; batches of θ are
+/// matrix products. On the CPU the product is the own CSR kernel with a custom autograd function; on CUDA
+/// (<see cref="To"/>) torch sparse COO tensors <c>[C·h·w, K]</c> built from the same matrices and <c>torch.mm</c>.
 /// </para>
 /// <para>
 /// Path-space members (for the ablation-path optimiser): <see cref="Name"/>, <see cref="MaskShape"/> = [K],
@@ -67,8 +81,9 @@ public sealed record SiftBasisDiagnostics(
 /// </summary>
 public sealed class SiftFeatureBasis : IDisposable
 {
-    readonly Tensor[] _decoders;   // per level: sparse [C·h·w, K]
-    readonly Tensor[] _cellFields; // per level: sparse [h·w, K], Ỹ summed over the level's bands / (M+1)
+    readonly CellMatrix[] _matrices; // per level: CSR over pixels, C channels + field weight
+    Tensor[]? _cooDecoders;          // per level: torch sparse [C·h·w, K] (built for TorchCoo / CUDA)
+    Tensor[]? _cooFields;            // per level: torch sparse [h·w, K]
     readonly (int H, int W)[] _levelSizes;
     readonly int[][] _labels;      // per band: hard labels on the band's grid
     readonly Tensor? _offset;      // [C,H,W] added to every rendering (WithBaseline)
@@ -83,6 +98,12 @@ public sealed class SiftFeatureBasis : IDisposable
     /// <summary>The scale-space bands' layout (σ ranges, levels).</summary>
     public IReadOnlyList<ScaleSpaceLayer> Layers { get; }
     public SiftBasisDiagnostics Diagnostics { get; private set; } = null!;
+    /// <summary>Which sparse product renders: <see cref="SparseKernel.Csr"/> (own CSR, CPU) or <see cref="SparseKernel.TorchCoo"/> (torch.sparse, any device; <see cref="To"/> selects it for CUDA).</summary>
+    public SparseKernel Kernel { get; set; } = SparseKernel.Csr;
+    /// <summary>The device rendered images are on (CPU unless moved with <see cref="To"/>).</summary>
+    public Device Device { get; private set; } = CPU;
+    /// <summary>The per-level CSR matrices.</summary>
+    public IReadOnlyList<CellMatrix> Matrices => _matrices;
     public int K => Keypoints.Count;
     public int Channels { get; }
     public int Height { get; }
@@ -97,10 +118,10 @@ public sealed class SiftFeatureBasis : IDisposable
     public Tensor Baseline { get; private set; } = null!;
 
     SiftFeatureBasis(Tensor image, SiftBasisOptions options, IReadOnlyList<SiftKeypoint> keypoints, IReadOnlyList<ScaleSpaceLayer> layers,
-        Tensor[] decoders, Tensor[] cellFields, (int, int)[] sizes, int[][] labels, Tensor? offset)
+        CellMatrix[] matrices, (int, int)[] sizes, int[][] labels, Tensor? offset)
     {
         Image = image; Options = options; Keypoints = keypoints; Layers = layers;
-        _decoders = decoders; _cellFields = cellFields; _levelSizes = sizes; _labels = labels; _offset = offset;
+        _matrices = matrices; _levelSizes = sizes; _labels = labels; _offset = offset;
         Channels = (int)image.shape[0]; Height = (int)image.shape[1]; Width = (int)image.shape[2];
     }
 
@@ -131,9 +152,9 @@ public sealed class SiftFeatureBasis : IDisposable
         using var space = ScaleSpace.Build(decomposed, o.ScaleSpace);
         var layers = space.Layers;
         int nLevels = layers.Max(l => l.Level) + 1;
-        var rows = new List<long>[nLevels]; var cols = new List<long>[nLevels]; var vals = new List<float>[nLevels];
-        var fRows = new List<long>[nLevels]; var fCols = new List<long>[nLevels]; var fVals = new List<float>[nLevels];
-        for (int i = 0; i < nLevels; i++) { rows[i] = new(); cols[i] = new(); vals[i] = new(); fRows[i] = new(); fCols[i] = new(); fVals[i] = new(); }
+        int stride = c + 1;
+        var keys = new List<long>[nLevels]; var vals = new List<float>[nLevels];
+        for (int i = 0; i < nLevels; i++) { keys[i] = new(); vals[i] = new(); }
         var sizes = new (int, int)[nLevels];
         var layerCounts = new int[nLevels];
         var labels = new int[layers.Count][];
@@ -150,63 +171,36 @@ public sealed class SiftFeatureBasis : IDisposable
             var masks = FeatureCells.Smooth(labels[l], lh, lw, layer.Sigma / Math.Sqrt(py * px), o.Sparsity, o.MassGuard);
             uncovered += masks.UncoveredPixels;
             var band = space.Stored[l].contiguous().data<float>().ToArray(); // [C, lh, lw]
+            var kl = keys[lv]; var vl = vals[lv];
             for (int e = 0; e < masks.Value.Length; e++)
             {
-                long pix = masks.Pixel[e], cell = masks.Cell[e];
+                long pix = masks.Pixel[e];
                 float v = masks.Value[e];
-                for (int ch = 0; ch < c; ch++)
-                {
-                    rows[lv].Add(ch * (long)p + pix); cols[lv].Add(cell); vals[lv].Add(v * band[ch * p + pix]);
-                }
-                fRows[lv].Add(pix); fCols[lv].Add(cell); fVals[lv].Add(v * fieldWeight);
+                kl.Add(pix * k + masks.Cell[e]);
+                for (int ch = 0; ch < c; ch++) vl.Add(v * band[ch * p + pix]);
+                vl.Add(v * fieldWeight);
             }
         }
-        var decoders = new Tensor[nLevels];
-        var fields = new Tensor[nLevels];
+        var matrices = new CellMatrix[nLevels];
         var levelInfo = new List<DecoderLevel>();
-        long voronoiBytes = 0;
         for (int lv = 0; lv < nLevels; lv++)
         {
             var (lh, lw) = sizes[lv];
-            decoders[lv] = Coalesced(rows[lv], cols[lv], vals[lv], c * (long)lh * lw, k, out long nnz);
-            fields[lv] = Coalesced(fRows[lv], fCols[lv], fVals[lv], (long)lh * lw, k, out long fieldNnz);
-            voronoiBytes += fieldNnz * (2 * 8 + 4);
-            levelInfo.Add(new DecoderLevel(lv, lh, lw, layerCounts[lv], nnz, nnz * (2 * 8 + 4), nnz * (4 + 4) + (c * (long)lh * lw + 1) * 4));
-            rows[lv] = cols[lv] = fRows[lv] = fCols[lv] = null!; vals[lv] = fVals[lv] = null!;
+            matrices[lv] = CellMatrix.FromTriplets(lh, lw, k, stride, keys[lv], vals[lv]);
+            keys[lv] = null!; vals[lv] = null!;
+            long pairs = matrices[lv].Entries, nnz = pairs * c;
+            levelInfo.Add(new DecoderLevel(lv, lh, lw, layerCounts[lv], nnz, matrices[lv].Bytes, nnz * (2 * 8 + 4), nnz * (4 + 4) + (c * (long)lh * lw + 1) * 4));
         }
-        var basis = new SiftFeatureBasis(image, o, keypoints, layers, decoders, fields, sizes, labels, offset?.DetachFromDisposeScope());
+        var basis = new SiftFeatureBasis(image, o, keypoints, layers, matrices, sizes, labels, offset?.DetachFromDisposeScope());
         using (var scope = NewDisposeScope())
         {
             basis.Target = basis.Render(ones(1, k)).squeeze(0).detach().MoveToOuterDisposeScope();
             basis.Baseline = basis.Render(zeros(1, k)).squeeze(0).detach().MoveToOuterDisposeScope();
             double err = (basis.Target - image).abs().max().item<float>();
-            basis.Diagnostics = new SiftBasisDiagnostics(k, layers.Count, levelInfo, levelInfo.Sum(l => l.CooBytes), voronoiBytes,
+            basis.Diagnostics = new SiftBasisDiagnostics(k, layers.Count, levelInfo, levelInfo.Sum(l => l.Bytes), levelInfo.Sum(l => l.CooBytes),
                 (long)layers.Count * k * c * h * w * 4, err, space.ResamplingResidual, uncovered, clock.Elapsed.TotalSeconds);
         }
         return basis;
-    }
-
-    /// <summary>Sums duplicate (row, column) entries (rows-major order) and builds a torch sparse COO tensor.</summary>
-    static Tensor Coalesced(List<long> rows, List<long> cols, List<float> vals, long nRows, long nCols, out long nnz)
-    {
-        int n = vals.Count;
-        var keys = new long[n];
-        for (int i = 0; i < n; i++) keys[i] = rows[i] * nCols + cols[i];
-        var v = vals.ToArray();
-        Array.Sort(keys, v);
-        int m = 0;
-        for (int i = 0; i < n; i++)
-        {
-            if (m > 0 && keys[m - 1] == keys[i]) v[m - 1] += v[i];
-            else { keys[m] = keys[i]; v[m] = v[i]; m++; }
-        }
-        nnz = m;
-        var idx = new long[2 * (long)m];
-        for (int i = 0; i < m; i++) { idx[i] = keys[i] / nCols; idx[m + i] = keys[i] % nCols; }
-        using var scope = NewDisposeScope();
-        var indices = tensor(idx, new long[] { 2, m });
-        var values = tensor(v.AsSpan(0, m).ToArray(), new long[] { m });
-        return sparse_coo_tensor(indices, values, new long[] { nRows, nCols }).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -218,20 +212,26 @@ public sealed class SiftFeatureBasis : IDisposable
     {
         CheckThetas(thetas);
         using var scope = NewDisposeScope();
-        var th = thetas.to(ScalarType.Float32, _decoders[0].device);
+        var th = thetas.to(ScalarType.Float32, Device);
         var n = th.shape[0];
-        var tt = th.t();
         Tensor? sum = null;
-        for (int lv = 0; lv < _decoders.Length; lv++)
+        for (int lv = 0; lv < _matrices.Length; lv++)
         {
             var (lh, lw) = _levelSizes[lv];
-            var band = torch.mm(_decoders[lv], tt).t().reshape(n, Channels, lh, lw);
+            var band = UseCsr
+                ? CellMatrixProduct.Apply(th, _matrices[lv], 0, Channels)
+                : torch.mm(CooDecoders[lv], th.t()).t().reshape(n, Channels, lh, lw);
             var up = ScaleSpace.Resample(band, Height, Width);
             sum = sum is null ? up : sum + up;
         }
         if (_offset is not null) sum = sum! + _offset.to(sum!.device).unsqueeze(0);
         return sum!.MoveToOuterDisposeScope();
     }
+
+    bool UseCsr => Kernel == SparseKernel.Csr && Device.type == DeviceType.CPU;
+
+    Tensor[] CooDecoders => _cooDecoders ??= _matrices.Select(m => m.ToTorchCoo(0, Channels, Device).DetachFromDisposeScope()).ToArray();
+    Tensor[] CooFields => _cooFields ??= _matrices.Select(m => m.ToTorchCoo(Channels, 1, Device).DetachFromDisposeScope()).ToArray();
 
     /// <summary>
     /// Voronoi-field heatmap (Eq 4.46/4.47 with homogeneous C(σ) = 1): the decoder applied to a constant field instead
@@ -241,13 +241,15 @@ public sealed class SiftFeatureBasis : IDisposable
     {
         CheckThetas(thetas);
         using var scope = NewDisposeScope();
-        var th = thetas.to(ScalarType.Float32, _cellFields[0].device);
+        var th = thetas.to(ScalarType.Float32, Device);
         var n = th.shape[0];
         Tensor? sum = null;
-        for (int lv = 0; lv < _cellFields.Length; lv++)
+        for (int lv = 0; lv < _matrices.Length; lv++)
         {
             var (lh, lw) = _levelSizes[lv];
-            var f = torch.mm(_cellFields[lv], th.t()).t().reshape(n, 1, lh, lw);
+            var f = UseCsr
+                ? CellMatrixProduct.Apply(th, _matrices[lv], Channels, 1)
+                : torch.mm(CooFields[lv], th.t()).t().reshape(n, 1, lh, lw);
             var up = ScaleSpace.Resample(f, Height, Width);
             sum = sum is null ? up : sum + up;
         }
@@ -285,7 +287,7 @@ public sealed class SiftFeatureBasis : IDisposable
             if (_massWeights is not null) return _massWeights;
             using var scope = NewDisposeScope();
             var norms = new List<Tensor>();
-            var dev = _decoders[0].device;
+            var dev = Device;
             for (int j0 = 0; j0 < K; j0 += 64)
             {
                 int j1 = Math.Min(K, j0 + 64);
@@ -321,11 +323,11 @@ public sealed class SiftFeatureBasis : IDisposable
     /// <summary>Moves the decoder matrices to <paramref name="device"/> (returns this).</summary>
     public SiftFeatureBasis To(Device device)
     {
-        for (int i = 0; i < _decoders.Length; i++)
-        {
-            var d = _decoders[i].to(device); _decoders[i].Dispose(); _decoders[i] = d;
-            var f = _cellFields[i].to(device); _cellFields[i].Dispose(); _cellFields[i] = f;
-        }
+        if (_cooDecoders is not null) foreach (var t in _cooDecoders) t.Dispose();
+        if (_cooFields is not null) foreach (var t in _cooFields) t.Dispose();
+        _cooDecoders = _cooFields = null;
+        Device = device;
+        if (device.type != DeviceType.CPU) Kernel = SparseKernel.TorchCoo;
         Target = Target.to(device); Baseline = Baseline.to(device);
         _massWeights = _massWeights?.to(device);
         return this;
@@ -380,8 +382,8 @@ public sealed class SiftFeatureBasis : IDisposable
 
     public void Dispose()
     {
-        foreach (var d in _decoders) d.Dispose();
-        foreach (var f in _cellFields) f.Dispose();
+        if (_cooDecoders is not null) foreach (var t in _cooDecoders) t.Dispose();
+        if (_cooFields is not null) foreach (var t in _cooFields) t.Dispose();
         _offset?.Dispose(); _massWeights?.Dispose();
         Target?.Dispose(); Baseline?.Dispose(); Image.Dispose();
     }
