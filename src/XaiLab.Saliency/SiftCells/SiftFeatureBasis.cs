@@ -1,0 +1,390 @@
+using System.Diagnostics;
+using TorchSharp;
+using XaiLab.Imaging;
+using static TorchSharp.torch;
+
+namespace XaiLab.Saliency.SiftCells;
+
+/// <summary>
+/// Options of the SIFT feature basis (thesis chapter 4). Defaults: thesis/OpenCV values where they exist
+/// (detector: OpenCV's SIFT defaults; η = 4, the best row of Table 4.2; Table 4.1's three resolutions with the
+/// switch at 2.25 coarse pixels), and a sparsity threshold s = 0.01 ("typically chosen much lower than 0.1", §4.2.3).
+/// </summary>
+public sealed record SiftBasisOptions
+{
+    public ScaleSpaceOptions ScaleSpace { get; init; } = new();
+    public SiftDetectorOptions Detector { get; init; } = new();
+    /// <summary>η of Eq 4.18 (weight of σ against position; both in original pixels). Table 4.2 uses 1, 2 and 4. Default 4.</summary>
+    public double Eta { get; init; } = 4;
+    /// <summary>Soft cut-off threshold s of Eq 4.37 in [0,1). Default 0.01.</summary>
+    public double Sparsity { get; init; } = 0.01;
+    /// <summary>Denominator guard of Eq 4.39: max(m̃, MassGuard). Default 10⁻³ (the thesis' implementation).</summary>
+    public double MassGuard { get; init; } = 1e-3;
+
+    public void Validate()
+    {
+        ScaleSpace.Validate();
+        Detector.Validate();
+        if (!(Eta >= 0) || double.IsInfinity(Eta)) throw new ArgumentOutOfRangeException(nameof(Eta), Eta, "η must be finite and ≥ 0.");
+        if (!(Sparsity >= 0 && Sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(Sparsity), Sparsity, "Sparsity threshold s must be in [0,1).");
+        if (!(MassGuard > 0)) throw new ArgumentOutOfRangeException(nameof(MassGuard), MassGuard, "MassGuard must be > 0.");
+    }
+}
+
+/// <summary>Storage of one resolution level of the decoder (Eq 4.40/4.41).</summary>
+/// <param name="Level">0 = full resolution, k = ⌊H/2^k⌋×⌊W/2^k⌋.</param>
+/// <param name="Layers">Number of scale-space bands summed into this level's matrix.</param>
+/// <param name="Nonzeros">Non-zero entries of the image matrix Z̄^ρ (<c>[C·h·w, K]</c>).</param>
+/// <param name="Bytes">Bytes of the <see cref="CellMatrix"/> actually stored (int32 CSR over pixels, C channels + field weight per entry).</param>
+/// <param name="CooBytes">Bytes of the image matrix as torch COO (int64 row+column indices and float32 values; built only for <see cref="SparseKernel.TorchCoo"/>).</param>
+/// <param name="CsrInt32Bytes">Bytes of the image matrix as a plain CSR over <c>[C·h·w, K]</c> with int32 indices (for comparison).</param>
+public sealed record DecoderLevel(int Level, int Height, int Width, int Layers, long Nonzeros, long Bytes, long CooBytes, long CsrInt32Bytes);
+
+/// <summary>Sparse product used by <see cref="SiftFeatureBasis.Render"/>.</summary>
+public enum SparseKernel
+{
+    /// <summary>Own CSR product on managed arrays (<see cref="CellMatrix"/>, custom autograd), CPU only; the default.</summary>
+    Csr,
+    /// <summary>torch sparse COO × dense (<c>torch.mm</c>), any device; used on CUDA.</summary>
+    TorchCoo,
+}
+
+/// <summary>What building the basis produced and how well it reconstructs (the self-check of Lemma 8 and 10).</summary>
+/// <param name="ReconstructionError">max |Render(1) − x| (should be float rounding, ~1e-6).</param>
+/// <param name="ResamplingResidual">Largest down/up-sampling residual carried into a finer band (see <see cref="ScaleSpace"/>).</param>
+/// <param name="UncoveredVoxels">Voxels where the sparsity cut-off left total mass m̃ below the guard (Lemma 10's condition fails).</param>
+/// <param name="DecoderBytes">Bytes of the stored decoder (all levels' <see cref="CellMatrix"/>, including the Voronoi-field weights).</param>
+/// <param name="TorchCooBytes">Bytes the image matrices take as torch COO tensors (the <see cref="SparseKernel.TorchCoo"/> path).</param>
+/// <param name="DenseBytes">What the naive dense 4-D array (bands × keypoints × C × H × W, float32) would take.</param>
+public sealed record SiftBasisDiagnostics(
+    int Keypoints, int Bands, IReadOnlyList<DecoderLevel> Levels, long DecoderBytes, long TorchCooBytes, long DenseBytes,
+    double ReconstructionError, double ResamplingResidual, int UncoveredVoxels, double BuildSeconds);
+
+/// <summary>
+/// The SIFT feature basis of one image (thesis §4.1.3, §4.2, §4.3): a linear, differentiable decoder
+/// D: θ ∈ R^K ↦ image, with one gain per SIFT keypoint, such that D(1) = x (Eq 4.14, Lemma 8 and 10) and D(0) = 0
+/// (the implicit baseline, §4.3.1).
+/// <para>
+/// Construction: scale-space bands T_l with multi-resolution storage S_l (<see cref="ScaleSpace"/>), keypoints on the
+/// luma (<see cref="SiftDetector"/>), Voronoi cells per band and their smoothed, sparsified masks Ỹ_{i,l}
+/// (<see cref="FeatureCells"/>); per resolution level ρ the sparse matrix Z̄^ρ = Σ_{l∈L^ρ} Ỹ_{·,l} ⊙ S_l
+/// (Eq 4.40), stored as a <see cref="CellMatrix"/> (int32 CSR over pixels, all channels per entry). Rendering is
+/// Eq 4.41: for each level a sparse×dense product with θᵀ, bilinear resampling to H×W, and the sum; batches of θ are
+/// matrix products. On the CPU the product is the own CSR kernel with a custom autograd function; on CUDA
+/// (<see cref="To"/>) torch sparse COO tensors <c>[C·h·w, K]</c> built from the same matrices and <c>torch.mm</c>.
+/// </para>
+/// <para>
+/// Path-space members (for the ablation-path optimiser): <see cref="Name"/>, <see cref="MaskShape"/> = [K],
+/// <see cref="IsSpatial"/> = false, <see cref="Target"/> = Render(1) = x, <see cref="Baseline"/> = Render(0),
+/// <see cref="MassWeights"/> (Eq 4.45), <see cref="Render"/>, <see cref="WithBaseline"/>.
+/// </para>
+/// </summary>
+public sealed class SiftFeatureBasis : IDisposable
+{
+    readonly CellMatrix[] _matrices; // per level: CSR over pixels, C channels + field weight
+    Tensor[]? _cooDecoders;          // per level: torch sparse [C·h·w, K] (built for TorchCoo / CUDA)
+    Tensor[]? _cooFields;            // per level: torch sparse [h·w, K]
+    readonly (int H, int W)[] _levelSizes;
+    readonly int[][] _labels;      // per band: hard labels on the band's grid
+    readonly Tensor? _offset;      // [C,H,W] added to every rendering (WithBaseline)
+    Tensor? _massWeights;
+
+    public string Name => "sift";
+    /// <summary>The original image x, <c>[C,H,W]</c>.</summary>
+    public Tensor Image { get; }
+    public SiftBasisOptions Options { get; }
+    /// <summary>The keypoints; gain θ_i belongs to Keypoints[i].</summary>
+    public IReadOnlyList<SiftKeypoint> Keypoints { get; }
+    /// <summary>The scale-space bands' layout (σ ranges, levels).</summary>
+    public IReadOnlyList<ScaleSpaceLayer> Layers { get; }
+    public SiftBasisDiagnostics Diagnostics { get; private set; } = null!;
+    /// <summary>Which sparse product renders: <see cref="SparseKernel.Csr"/> (own CSR, CPU) or <see cref="SparseKernel.TorchCoo"/> (torch.sparse, any device; <see cref="To"/> selects it for CUDA).</summary>
+    public SparseKernel Kernel { get; set; } = SparseKernel.Csr;
+    /// <summary>The device rendered images are on (CPU unless moved with <see cref="To"/>).</summary>
+    public Device Device { get; private set; } = CPU;
+    /// <summary>The per-level CSR matrices.</summary>
+    public IReadOnlyList<CellMatrix> Matrices => _matrices;
+    public int K => Keypoints.Count;
+    public int Channels { get; }
+    public int Height { get; }
+    public int Width { get; }
+    /// <summary>Masks are gain vectors: <c>[K]</c>.</summary>
+    public long[] MaskShape => new long[] { K };
+    /// <summary>Masks are not images: no spatial filtering applies to them (§4.3.2).</summary>
+    public bool IsSpatial => false;
+    /// <summary>Render(1) — the image itself (up to float rounding), <c>[C,H,W]</c>.</summary>
+    public Tensor Target { get; private set; } = null!;
+    /// <summary>Render(0) — zeros, or the baseline given to <see cref="WithBaseline"/>, <c>[C,H,W]</c>.</summary>
+    public Tensor Baseline { get; private set; } = null!;
+
+    SiftFeatureBasis(Tensor image, SiftBasisOptions options, IReadOnlyList<SiftKeypoint> keypoints, IReadOnlyList<ScaleSpaceLayer> layers,
+        CellMatrix[] matrices, (int, int)[] sizes, int[][] labels, Tensor? offset)
+    {
+        Image = image; Options = options; Keypoints = keypoints; Layers = layers;
+        _matrices = matrices; _levelSizes = sizes; _labels = labels; _offset = offset;
+        Channels = (int)image.shape[0]; Height = (int)image.shape[1]; Width = (int)image.shape[2];
+    }
+
+    /// <summary>
+    /// Builds the basis of <paramref name="image"/> (<c>[C,H,W]</c> float in [0,1], C = 1 or 3). Keypoints are detected on
+    /// the luma with <see cref="SiftBasisOptions.Detector"/> unless given.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not an image tensor.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Bad options.</exception>
+    /// <exception cref="InvalidOperationException">The detector found no keypoint (lower the contrast threshold).</exception>
+    public static SiftFeatureBasis Build(Tensor image, SiftBasisOptions? options = null, IReadOnlyList<SiftKeypoint>? keypoints = null)
+    {
+        var o = options ?? new SiftBasisOptions();
+        o.Validate();
+        ScaleSpace.CheckImage(image, nameof(image));
+        Devices.EnsureNativeLoaded();
+        var x = image.detach().to(ScalarType.Float32).cpu().clone().DetachFromDisposeScope();
+        keypoints ??= SiftDetector.Detect(x, o.Detector);
+        if (keypoints.Count == 0)
+            throw new InvalidOperationException($"The SIFT detector found no keypoints in this {x.shape[1]}×{x.shape[2]} image; lower Detector.ContrastThreshold (now {o.Detector.ContrastThreshold}).");
+        return Assemble(x, x, null, o, keypoints);
+    }
+
+    static SiftFeatureBasis Assemble(Tensor image, Tensor decomposed, Tensor? offset, SiftBasisOptions o, IReadOnlyList<SiftKeypoint> keypoints)
+    {
+        var clock = Stopwatch.StartNew();
+        int c = (int)image.shape[0], h = (int)image.shape[1], w = (int)image.shape[2], k = keypoints.Count;
+        using var space = ScaleSpace.Build(decomposed, o.ScaleSpace);
+        var layers = space.Layers;
+        int nLevels = layers.Max(l => l.Level) + 1;
+        int stride = c + 1;
+        var keys = new List<long>[nLevels]; var vals = new List<float>[nLevels];
+        for (int i = 0; i < nLevels; i++) { keys[i] = new(); vals[i] = new(); }
+        var sizes = new (int, int)[nLevels];
+        var layerCounts = new int[nLevels];
+        var labels = new int[layers.Count][];
+        int uncovered = 0;
+        float fieldWeight = 1f / layers.Count;
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var layer = layers[l];
+            int lh = layer.Height, lw = layer.Width, lv = layer.Level, p = lh * lw;
+            sizes[lv] = (lh, lw);
+            layerCounts[lv]++;
+            labels[l] = FeatureCells.Assign(keypoints, h, w, lh, lw, layer.Sigma, o.Eta);
+            var (py, px) = layer.PixelSize(h, w);
+            var masks = FeatureCells.Smooth(labels[l], lh, lw, layer.Sigma / Math.Sqrt(py * px), o.Sparsity, o.MassGuard);
+            uncovered += masks.UncoveredPixels;
+            var band = space.Stored[l].contiguous().data<float>().ToArray(); // [C, lh, lw]
+            var kl = keys[lv]; var vl = vals[lv];
+            for (int e = 0; e < masks.Value.Length; e++)
+            {
+                long pix = masks.Pixel[e];
+                float v = masks.Value[e];
+                kl.Add(pix * k + masks.Cell[e]);
+                for (int ch = 0; ch < c; ch++) vl.Add(v * band[ch * p + pix]);
+                vl.Add(v * fieldWeight);
+            }
+        }
+        var matrices = new CellMatrix[nLevels];
+        var levelInfo = new List<DecoderLevel>();
+        for (int lv = 0; lv < nLevels; lv++)
+        {
+            var (lh, lw) = sizes[lv];
+            matrices[lv] = CellMatrix.FromTriplets(lh, lw, k, stride, keys[lv], vals[lv]);
+            keys[lv] = null!; vals[lv] = null!;
+            long pairs = matrices[lv].Entries, nnz = pairs * c;
+            levelInfo.Add(new DecoderLevel(lv, lh, lw, layerCounts[lv], nnz, matrices[lv].Bytes, nnz * (2 * 8 + 4), nnz * (4 + 4) + (c * (long)lh * lw + 1) * 4));
+        }
+        var basis = new SiftFeatureBasis(image, o, keypoints, layers, matrices, sizes, labels, offset?.DetachFromDisposeScope());
+        using (var scope = NewDisposeScope())
+        {
+            basis.Target = basis.Render(ones(1, k)).squeeze(0).detach().MoveToOuterDisposeScope();
+            basis.Baseline = basis.Render(zeros(1, k)).squeeze(0).detach().MoveToOuterDisposeScope();
+            double err = (basis.Target - image).abs().max().item<float>();
+            basis.Diagnostics = new SiftBasisDiagnostics(k, layers.Count, levelInfo, levelInfo.Sum(l => l.Bytes), levelInfo.Sum(l => l.CooBytes),
+                (long)layers.Count * k * c * h * w * 4, err, space.ResamplingResidual, uncovered, clock.Elapsed.TotalSeconds);
+        }
+        return basis;
+    }
+
+    /// <summary>
+    /// D(θ) (Eq 4.41): gains <c>[N,K]</c> → images <c>[N,C,H,W]</c> (float32, on the basis' device). Linear in θ and
+    /// differentiable (autograd through the sparse product and the bilinear resampling).
+    /// </summary>
+    /// <exception cref="ArgumentException">θ is not <c>[N,K]</c>.</exception>
+    public Tensor Render(Tensor thetas)
+    {
+        CheckThetas(thetas);
+        using var scope = NewDisposeScope();
+        var th = thetas.to(ScalarType.Float32, Device);
+        var n = th.shape[0];
+        Tensor? sum = null;
+        for (int lv = 0; lv < _matrices.Length; lv++)
+        {
+            var (lh, lw) = _levelSizes[lv];
+            var band = UseCsr
+                ? CellMatrixProduct.Apply(th, _matrices[lv], 0, Channels)
+                : torch.mm(CooDecoders[lv], th.t()).t().reshape(n, Channels, lh, lw);
+            var up = ScaleSpace.Resample(band, Height, Width);
+            sum = sum is null ? up : sum + up;
+        }
+        if (_offset is not null) sum = sum! + _offset.to(sum!.device).unsqueeze(0);
+        return sum!.MoveToOuterDisposeScope();
+    }
+
+    bool UseCsr => Kernel == SparseKernel.Csr && Device.type == DeviceType.CPU;
+
+    Tensor[] CooDecoders => _cooDecoders ??= _matrices.Select(m => m.ToTorchCoo(0, Channels, Device).DetachFromDisposeScope()).ToArray();
+    Tensor[] CooFields => _cooFields ??= _matrices.Select(m => m.ToTorchCoo(Channels, 1, Device).DetachFromDisposeScope()).ToArray();
+
+    /// <summary>
+    /// Voronoi-field heatmap (Eq 4.46/4.47 with homogeneous C(σ) = 1): the decoder applied to a constant field instead
+    /// of Δ, i.e. Σ_l Σ_i θ_i Ỹ_{i,l}, divided by the number of bands so that θ ≡ 1 gives 1. <c>[N,K]</c> → <c>[N,H,W]</c>.
+    /// </summary>
+    public Tensor VoronoiField(Tensor thetas)
+    {
+        CheckThetas(thetas);
+        using var scope = NewDisposeScope();
+        var th = thetas.to(ScalarType.Float32, Device);
+        var n = th.shape[0];
+        Tensor? sum = null;
+        for (int lv = 0; lv < _matrices.Length; lv++)
+        {
+            var (lh, lw) = _levelSizes[lv];
+            var f = UseCsr
+                ? CellMatrixProduct.Apply(th, _matrices[lv], Channels, 1)
+                : torch.mm(CooFields[lv], th.t()).t().reshape(n, 1, lh, lw);
+            var up = ScaleSpace.Resample(f, Height, Width);
+            sum = sum is null ? up : sum + up;
+        }
+        return sum!.squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Image-rectifier heatmap (Eq 4.48): γ_σLP ⋆ |x − γ_σHP ⋆ x| with the rectifier averaged over colour channels,
+    /// for images <c>[N,C,H,W]</c> or <c>[C,H,W]</c> → <c>[N,H,W]</c>. Thesis values σ_LP = 8, σ_HP = 5 (Table 4.2).
+    /// </summary>
+    public static Tensor ImageRectifier(Tensor images, double sigmaLowpass = 8, double sigmaHighpass = 5)
+    {
+        if (images.dim() == 3) images = images.unsqueeze(0);
+        if (images.dim() != 4) throw new ArgumentException($"ImageRectifier expects images [N,C,H,W] or [C,H,W]; got shape [{string.Join(",", images.shape)}].", nameof(images));
+        using var scope = NewDisposeScope();
+        var hp = (images - GaussianFilter.Blur(images, sigmaHighpass)).abs().mean(new long[] { 1 });
+        return GaussianFilter.Blur(hp, sigmaLowpass).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The rectifier heatmap of the rendered images: <see cref="ImageRectifier"/>(Render(θ)) → <c>[N,H,W]</c>.</summary>
+    public Tensor RectifierField(Tensor thetas, double sigmaLowpass = 8, double sigmaHighpass = 5)
+    {
+        using var scope = NewDisposeScope();
+        return ImageRectifier(Render(thetas), sigmaLowpass, sigmaHighpass).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Feature weights W_j = ‖D(e_j)‖₂ (Eq 4.45, L² norm of the image of one feature alone), normalised to mean 1,
+    /// <c>[K]</c>. Computed once (K/64 batched renderings) and cached.
+    /// </summary>
+    public Tensor MassWeights
+    {
+        get
+        {
+            if (_massWeights is not null) return _massWeights;
+            using var scope = NewDisposeScope();
+            var norms = new List<Tensor>();
+            var dev = Device;
+            for (int j0 = 0; j0 < K; j0 += 64)
+            {
+                int j1 = Math.Min(K, j0 + 64);
+                var basisVectors = zeros(j1 - j0, K, device: dev);
+                basisVectors.index_put_(ones(j1 - j0, device: dev), arange(j1 - j0, dtype: ScalarType.Int64, device: dev), arange(j0, j1, dtype: ScalarType.Int64, device: dev));
+                using var noGrad = no_grad();
+                var img = Render(basisVectors);
+                if (_offset is not null) img = img - _offset.to(dev).unsqueeze(0);
+                norms.Add(img.reshape(j1 - j0, -1).norm(1));
+            }
+            var wts = cat(norms);
+            var mean = wts.mean();
+            wts = mean.item<float>() > 0 ? wts / mean : ones_like(wts);
+            _massWeights = wts.MoveToOuterDisposeScope();
+            return _massWeights;
+        }
+    }
+
+    /// <summary>
+    /// The same keypoints and cells with another baseline b (<c>[C,H,W]</c>): the basis of x − b plus the constant b,
+    /// so Render(1) = x and Render(0) = b. (The cells depend only on the keypoints, which stay those of x.)
+    /// </summary>
+    /// <exception cref="ArgumentException">b does not have the image's shape.</exception>
+    public SiftFeatureBasis WithBaseline(Tensor baseline)
+    {
+        if (baseline.dim() != 3 || baseline.shape[0] != Channels || baseline.shape[1] != Height || baseline.shape[2] != Width)
+            throw new ArgumentException($"Baseline must have the image's shape [{Channels},{Height},{Width}]; got [{string.Join(",", baseline.shape)}].", nameof(baseline));
+        var b = baseline.detach().to(ScalarType.Float32).cpu().clone();
+        using var diff = Image - b;
+        return Assemble(Image.clone().DetachFromDisposeScope(), diff, b, Options, Keypoints);
+    }
+
+    /// <summary>Moves the decoder matrices to <paramref name="device"/> (returns this).</summary>
+    public SiftFeatureBasis To(Device device)
+    {
+        if (_cooDecoders is not null) foreach (var t in _cooDecoders) t.Dispose();
+        if (_cooFields is not null) foreach (var t in _cooFields) t.Dispose();
+        _cooDecoders = _cooFields = null;
+        Device = device;
+        if (device.type != DeviceType.CPU) Kernel = SparseKernel.TorchCoo;
+        Target = Target.to(device); Baseline = Baseline.to(device);
+        _massWeights = _massWeights?.to(device);
+        return this;
+    }
+
+    /// <summary>Hard cell labels of band <paramref name="layer"/> on its own grid <c>[h_l·w_l]</c> (row-major).</summary>
+    public int[] Labels(int layer) => _labels[layer];
+
+    /// <summary>
+    /// Data for a picture of the feature cells at one band (§4.1.3): the image, keypoints, the hard label map
+    /// nearest-upsampled to H×W, and colourings of hard and smooth (sparsified, redistributed) cells.
+    /// </summary>
+    public FeatureCellsView View(int layer)
+    {
+        if (layer < 0 || layer >= Layers.Count) throw new ArgumentOutOfRangeException(nameof(layer), layer, $"Band index must be in 0..{Layers.Count - 1}.");
+        var band = Layers[layer];
+        int lh = band.Height, lw = band.Width;
+        var lab = _labels[layer];
+        var full = new long[Height * Width];
+        for (int y = 0; y < Height; y++)
+        {
+            int sy = Math.Min(lh - 1, (int)((y + 0.5) * lh / Height));
+            for (int x = 0; x < Width; x++) full[y * Width + x] = lab[sy * lw + Math.Min(lw - 1, (int)((x + 0.5) * lw / Width))];
+        }
+        var hard = new float[3 * Height * Width];
+        int plane = Height * Width;
+        for (int i = 0; i < plane; i++)
+        {
+            var (r, g, b) = FeatureCells.Colour((int)full[i]);
+            hard[i] = r; hard[plane + i] = g; hard[2 * plane + i] = b;
+        }
+        var (py, px) = band.PixelSize(Height, Width);
+        var masks = FeatureCells.Smooth(lab, lh, lw, band.Sigma / Math.Sqrt(py * px), Options.Sparsity, Options.MassGuard);
+        var smooth = new float[3 * lh * lw];
+        for (int e = 0; e < masks.Value.Length; e++)
+        {
+            var (r, g, b) = FeatureCells.Colour((int)masks.Cell[e]);
+            long p = masks.Pixel[e]; float v = masks.Value[e];
+            smooth[p] += v * r; smooth[lh * lw + p] += v * g; smooth[2 * lh * lw + p] += v * b;
+        }
+        using var smallSmooth = tensor(smooth, new long[] { 1, 3, lh, lw });
+        using var smoothFull = ScaleSpace.Resample(smallSmooth, Height, Width);
+        return new FeatureCellsView(Image, Keypoints, layer, band.Sigma, tensor(full, new long[] { Height, Width }),
+            tensor(hard, new long[] { 3, Height, Width }), smoothFull.squeeze(0).clamp(0, 1));
+    }
+
+    void CheckThetas(Tensor thetas)
+    {
+        if (thetas.dim() != 2 || thetas.shape[1] != K)
+            throw new ArgumentException($"Expected gains θ of shape [N,{K}] (one gain per keypoint); got [{string.Join(",", thetas.shape)}].", nameof(thetas));
+    }
+
+    public void Dispose()
+    {
+        if (_cooDecoders is not null) foreach (var t in _cooDecoders) t.Dispose();
+        if (_cooFields is not null) foreach (var t in _cooFields) t.Dispose();
+        _offset?.Dispose(); _massWeights?.Dispose();
+        Target?.Dispose(); Baseline?.Dispose(); Image.Dispose();
+    }
+}
