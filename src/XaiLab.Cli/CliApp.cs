@@ -14,6 +14,7 @@ public static class CliApp
     {
         ReproduceCommand.Create(),
         InfoCommand.Create(),
+        DenoiseCommand.Create(),
     };
 
     public static int Run(string[] args)
