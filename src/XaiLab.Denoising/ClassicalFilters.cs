@@ -48,7 +48,8 @@ public sealed class WienerFilter : IDisposable
         using var scope = NewDisposeScope();
         var s = SignalSpectrum.to(float64).to(noisy.device);
         var v = tensor(noiseStd.Select(x => x * x).ToArray(), dtype: float64, device: noisy.device).view(-1, 1, 1, 1);
-        var gain = s / (s + v);
+        var total = s + v;
+        var gain = where(total > 0, s / total.clamp_min(1e-300), ones_like(total)); // no signal and no noise: pass through
         var X = fft.fft2(noisy.to(float64), norm: FFTNormType.Ortho);
         return fft.ifft2(X * gain, norm: FFTNormType.Ortho).real.to(noisy.dtype).MoveToOuterDisposeScope();
     }
