@@ -21,6 +21,7 @@ public static class CliApp
         DataCommand.Create(),
         ModelsCommand.Create(),
         TrainCommand.Create(),
+        DenoiseCommand.Create(),
     };
 
     public static int Run(string[] args)
