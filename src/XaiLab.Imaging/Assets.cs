@@ -13,6 +13,19 @@ public static class Assets
     /// <exception cref="DirectoryNotFoundException">No assets folder was found; the message says where it looked.</exception>
     public static string Root => _root ??= Find();
 
+    /// <summary>The assets folder, or null when none is found.</summary>
+    public static string? TryRoot()
+    {
+        try { return Root; }
+        catch (DirectoryNotFoundException) { return null; }
+    }
+
+    /// <summary>The path of <paramref name="relative"/> inside the assets folder (it need not exist).</summary>
+    public static string PathOf(string relative) => Path.Combine(Root, relative);
+
+    /// <summary>Whether <paramref name="relative"/> exists inside the assets folder.</summary>
+    public static bool Exists(string relative) => TryRoot() is { } r && System.IO.File.Exists(Path.Combine(r, relative));
+
     /// <summary>The full path of <paramref name="relative"/> under <see cref="Root"/>; the file must exist.</summary>
     /// <exception cref="FileNotFoundException">The asset is missing.</exception>
     public static string File(string relative)

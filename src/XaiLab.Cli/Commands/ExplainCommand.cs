@@ -113,7 +113,7 @@ public static class ExplainCommand
     public static ExplainOutput Run(Classifier model, Tensor image, ExplainSettings settings, string outDir, IProgress<AblationProgress>? progress = null)
     {
         int cls = settings.ClassIndex ?? model.Predict(image).Class;
-        var cmap = Imaging.Colormap.Get(settings.Colormap);
+        var cmap = Imaging.Visual.Colormap.ByName(settings.Colormap);
         Directory.CreateDirectory(outDir);
         var result = AblationPath.Optimise(model, image, cls, settings.Options, progress);
         try

@@ -81,25 +81,6 @@ public class ReductionAndIoTests
     }
 
     [Fact]
-    public void ColormapEndsAndShapes()
-    {
-        var v = Imaging.Colormap.Viridis;
-        var (r0, g0, b0) = v.At(0);
-        Assert.Equal((0x44 / 255f, 0x01 / 255f, 0x54 / 255f), (r0, g0, b0));
-        var (r1, g1, b1) = v.At(1);
-        Assert.Equal((0xFD / 255f, 0xE7 / 255f, 0x25 / 255f), (r1, g1, b1));
-        Assert.Equal(v.At(1), v.At(7));     // clamped
-        var img = v.Apply(tensor(new float[] { 0, 1, 2, 3 }, new long[] { 2, 2 }));
-        Assert.Equal(new long[] { 3, 2, 2 }, img.shape);
-        Assert.Equal(0xFD / 255f, img[0, 1, 1].item<float>(), 6);
-        // Luminance of viridis increases monotonically.
-        double L(double x) { var (r, g, b) = v.At(x); return 0.2126 * r + 0.7152 * g + 0.0722 * b; }
-        for (int i = 1; i <= 20; i++) Assert.True(L(i / 20.0) > L((i - 1) / 20.0));
-        Assert.Throws<ArgumentException>(() => Imaging.Colormap.Get("rainbow-unicorn"));
-        Assert.Equal(new long[] { 3, 4, 4 }, v.Overlay(zeros(3, 4, 4), ones(2, 2)).shape);
-    }
-
-    [Fact]
     public void ExplainWritesHeatmapsResultJsonAndPathNpy()
     {
         const int C = 3, H = 24, W = 24;

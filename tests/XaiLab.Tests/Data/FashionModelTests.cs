@@ -1,3 +1,4 @@
+using ModelEvaluation = XaiLab.Imaging.Models.Evaluation;
 using TorchSharp;
 using XaiLab.Imaging;
 using XaiLab.Imaging.Data;
@@ -25,7 +26,7 @@ public class FashionModelTests
             Assert.Equal(spec.MultiLabel ? OutputActivation.Sigmoid : OutputActivation.Softmax, model.Activation);
             Assert.Equal((128, 128), model.InputSize);
             // 200 test scenes: binomial sd of an accuracy near 0.9 is 0.02, so 0.07 is over 3σ; mAP on 200 scenes varies a little more.
-            var r = Evaluation.Evaluate(model, DatasetRegistry.Open(spec.Dataset, "test"), limit: 200);
+            var r = ModelEvaluation.Evaluate(model, DatasetRegistry.Open(spec.Dataset, "test"), limit: 200);
             Assert.Equal(spec.MetricName, r.Metric);
             Assert.True(Math.Abs(r.Value - spec.HeldOut!.Value) <= (spec.MultiLabel ? 0.08 : 0.07),
                 $"{spec.Name}: {r.Metric} {r.Value:0.000} on 200 test scenes, stated {spec.HeldOut:0.000}");
@@ -39,8 +40,8 @@ public class FashionModelTests
         var test = new FashionScenes(FashionSceneKind.Biased, "test");
         using var biased = ModelRegistry.Load("fashion-cnn-biased");
         using var clean = ModelRegistry.Load("fashion-cnn");
-        var b = Evaluation.MeasureMarkerEffect(biased, test, limit: 100);
-        var c = Evaluation.MeasureMarkerEffect(clean, test, limit: 100);
+        var b = ModelEvaluation.MeasureMarkerEffect(biased, test, limit: 100);
+        var c = ModelEvaluation.MeasureMarkerEffect(clean, test, limit: 100);
         Assert.Equal(100, b.Images);
         Assert.True(b.Increase > 0.2, $"biased model: {b.WithMarker:0.00} with vs {b.WithoutMarker:0.00} without the marker");
         Assert.True(Math.Abs(c.Increase) < 0.1, $"clean model: {c.WithMarker:0.00} with vs {c.WithoutMarker:0.00} without the marker");
@@ -100,8 +101,8 @@ public class FashionModelTests
     public void AveragePrecisionMatchesAHandComputedExample()
     {
         // ranks of the positives: 1 and 3 → (1/1 + 2/3) / 2
-        Assert.Equal((1 + 2.0 / 3) / 2, Evaluation.AveragePrecision(new[] { 0.9f, 0.8f, 0.7f, 0.6f }, new[] { true, false, true, false }), 12);
-        Assert.Equal(1.0, Evaluation.AveragePrecision(new[] { 0.9f, 0.1f }, new[] { true, false }));
-        Assert.True(double.IsNaN(Evaluation.AveragePrecision(new[] { 0.9f }, new[] { false })));
+        Assert.Equal((1 + 2.0 / 3) / 2, ModelEvaluation.AveragePrecision(new[] { 0.9f, 0.8f, 0.7f, 0.6f }, new[] { true, false, true, false }), 12);
+        Assert.Equal(1.0, ModelEvaluation.AveragePrecision(new[] { 0.9f, 0.1f }, new[] { true, false }));
+        Assert.True(double.IsNaN(ModelEvaluation.AveragePrecision(new[] { 0.9f }, new[] { false })));
     }
 }

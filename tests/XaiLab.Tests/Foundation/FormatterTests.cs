@@ -73,6 +73,16 @@ public class FormatterTests
         using var o = Colormap.Inferno.Overlay(img, map, 0.5);
         Assert.Equal(new long[] { 3, 16, 16 }, o.shape);
         Assert.Throws<ArgumentException>(() => Colormap.ByName("rainbow-unicorn"));
+        Assert.Equal(Colormap.Viridis.At(1), Colormap.Viridis.At(7));     // clamped
+        // Luminance of viridis and inferno increases monotonically (perceptual order = value order).
+        foreach (var cm in new[] { Colormap.Viridis, Colormap.Inferno })
+        {
+            double L(double x) { var (r, g, b) = cm.At(x); return 0.2126 * r + 0.7152 * g + 0.0722 * b; }
+            for (int i = 1; i <= 40; i++) Assert.True(L(i / 40.0) > L((i - 1) / 40.0), $"{cm.Name} at {i / 40.0}");
+        }
+        using var applied = Colormap.Viridis.Apply(tensor(new float[] { 0, 1, 2, 3 }, new long[] { 2, 2 }));
+        Assert.Equal(new long[] { 3, 2, 2 }, applied.shape);
+        Assert.Equal(Colormap.Viridis.At(1).R, applied[0, 1, 1].item<float>(), 6);
     }
 
     [Fact]
