@@ -25,6 +25,7 @@ public static class Formatters
         Add<LabSession>(Html.Session);
         Add<RawHtml>(h => h.Html);
         Add<PathExplorer>(e => e.ToHtml());
+        Add<XaiLab.Saliency.AblationPaths.AblationPathResult>(Html.AblationResult);
         Add<GenericChart>(c => PlotlyEmbedding.ChartHtml(c));
     }
 

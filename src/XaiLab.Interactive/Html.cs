@@ -102,6 +102,30 @@ public static class Html
         return sb.Append("</div></div>").ToString();
     }
 
+    /// <summary>
+    /// An ablation-path result on its own (no classifier at hand): diagnostics, the score curve and the reductions.
+    /// <see cref="AblationExplorer.From"/> gives the full interactive explorer.
+    /// </summary>
+    public static string AblationResult(XaiLab.Saliency.AblationPaths.AblationPathResult r)
+    {
+        using var scope = NewDisposeScope();
+        var sb = new StringBuilder("<div style=\"font:12px sans-serif\">");
+        sb.Append($"<b>Ablation path</b>, class {r.ClassIndex} '{Escape(r.ClassName)}': {r.ScoreKind} score {r.Score:F4}, saturation {r.Saturation:F3}, " +
+                  $"{r.Iterations} iterations ({r.StopReason}), {Escape(r.PathSpace)}" + (r.BaselineSigma is { } s ? $", baseline σ {s:G3} px" : "") + "<br/>");
+        foreach (var w in r.Warnings) sb.Append($"<span style=\"color:#a60\">⚠ {Escape(w)}</span><br/>");
+        if (r.Up.dim() == 3)
+        {
+            var items = new List<object> { new Picture(r.Image, "image", 140), new Picture(r.Baseline, "baseline", 140) };
+            var reductions = r.IsPair
+                ? new[] { XaiLab.Saliency.AblationPaths.AblationReduction.ContrastiveAverage, XaiLab.Saliency.AblationPaths.AblationReduction.Average }
+                : new[] { XaiLab.Saliency.AblationPaths.AblationReduction.Average, XaiLab.Saliency.AblationPaths.AblationReduction.ClassTransition };
+            foreach (var red in reductions) items.Add(new Heatmap(r.Saliency(red), XaiLab.Saliency.AblationPaths.AblationPathMethod.ReductionName(red), Width: 140));
+            sb.Append(Gallery(new Gallery(items, items.Count)));
+        }
+        sb.Append("<div style=\"font:11px monospace\">F(x(t)): ").Append(string.Join(" ", r.Curve.Score.Select(v => v.ToString("F2")))).Append("</div>");
+        return sb.Append("</div>").ToString();
+    }
+
     public static string Session(LabSession s) =>
         $"<div style=\"font:12px sans-serif;border-left:3px solid #3b7;padding:4px 8px\"><b>XaiLab {Escape(s.XaiLabVersion)}</b> — " +
         $"device {Escape(s.Device)}, scale <b>{s.Scale.ToString().ToLowerInvariant()}</b>, TorchSharp {Escape(s.TorchSharpVersion)}</div>";
