@@ -70,6 +70,13 @@ public static class FeatureCells
     /// <param name="labels">Hard cell index per grid pixel (from <see cref="Assign"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">s outside [0,1), σ &lt; 0, guard ≤ 0.</exception>
     public static CellMasks Smooth(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard = 1e-3)
+        => Smooth(labels, height, width, sigmaPixels, sparsity, guard, forceFullGrid: false);
+
+    /// <summary><see cref="Smooth(int[], int, int, double, double, double)"/> always through full-grid matrix blurs (reference for tests).</summary>
+    public static CellMasks SmoothFullGrid(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard = 1e-3)
+        => Smooth(labels, height, width, sigmaPixels, sparsity, guard, forceFullGrid: true);
+
+    static CellMasks Smooth(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard, bool forceFullGrid)
     {
         if (labels.Length != height * width) throw new ArgumentException($"labels has {labels.Length} entries, expected {height}×{width}.", nameof(labels));
         if (!(sparsity >= 0 && sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "Sparsity threshold s must be in [0,1).");
@@ -79,7 +86,7 @@ public static class FeatureCells
         int p = height * width;
         var perCell = new (int[] Pixel, float[] Value)[cells.Length];
         int radius = GaussianFilter.Radius(sigmaPixels);
-        if (sigmaPixels > 0 && 2 * radius + 1 < Math.Min(height, width) / 2)
+        if (!forceFullGrid && sigmaPixels > 0 && 2 * radius + 1 < Math.Min(height, width) / 2)
             SmoothCrops(labels, height, width, sigmaPixels, sparsity, cells, perCell);
         else
             SmoothFull(labels, height, width, sigmaPixels, sparsity, cells, perCell);
