@@ -21,7 +21,9 @@ public sealed record CellMasks(long[] Cell, long[] Pixel, float[] Value, int Hei
 /// Units: a voxel of a band stored on an h×w grid sits at the centre of its grid pixel expressed in original-image
 /// pixel coordinates (<c>x = (j + ½)·W/w − ½</c>, the same convention as <see cref="SiftKeypoint"/>), at the band's
 /// representative σ (<see cref="ScaleSpaceLayer.Sigma"/>). σ is in original pixels for voxels and keypoints alike,
-/// so <c>d² = |r₁ − r₀|² + η²(σ₁ − σ₀)²</c> compares pixels with pixels; η = 1 weighs them equally.
+/// so <c>d² = |r₁ − r₀|² + η²(σ₁ − σ₀)²</c> compares pixels with pixels; η = 1 weighs them equally. A keypoint's σ
+/// is OpenCV's (the smaller σ of the DoG pair it was found in, refined), a band's σ the geometric mean of its bounds.
+/// Ties (measure zero for refined keypoints, Remark 19) go to the lowest keypoint index.
 /// </para>
 /// </summary>
 public static class FeatureCells
