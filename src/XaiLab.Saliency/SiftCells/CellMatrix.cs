@@ -108,11 +108,13 @@ public sealed class CellMatrix
     public float[] MultiplyTransposed(float[] grad, int n, int c0, int count)
     {
         int p = Height * Width, k = K, stride = Stride;
-        var total = new float[(long)k * n]; // accumulated as gᵀ [K, N]
-        var gate = new object();
+        // Fixed row chunks, each with its own partial gᵀ [K, N], summed in chunk order: bit-identical on every run.
         const int rowsPerTask = 2048;
-        Parallel.For(0, (p + rowsPerTask - 1) / rowsPerTask, () => new float[(long)k * n], (chunk, _, local) =>
+        int chunks = (p + rowsPerTask - 1) / rowsPerTask;
+        var partial = new float[chunks][];
+        Parallel.For(0, chunks, chunk =>
         {
+            var local = new float[(long)k * n];
             var gr = new float[n * count];
             int r0 = chunk * rowsPerTask, r1 = Math.Min(p, r0 + rowsPerTask);
             for (int r = r0; r < r1; r++)
@@ -130,8 +132,10 @@ public sealed class CellMatrix
                     }
                 }
             }
-            return local;
-        }, local => { lock (gate) for (long i = 0; i < local.LongLength; i++) total[i] += local[i]; });
+            partial[chunk] = local;
+        });
+        var total = new float[(long)k * n]; // gᵀ [K, N]
+        foreach (var local in partial) for (long i = 0; i < local.LongLength; i++) total[i] += local[i];
         var g = new float[(long)n * k];
         for (int b = 0; b < n; b++) for (int i = 0; i < k; i++) g[(long)b * k + i] = total[(long)i * n + b];
         return g;

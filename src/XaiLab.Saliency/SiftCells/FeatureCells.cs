@@ -21,7 +21,9 @@ public sealed record CellMasks(long[] Cell, long[] Pixel, float[] Value, int Hei
 /// Units: a voxel of a band stored on an h×w grid sits at the centre of its grid pixel expressed in original-image
 /// pixel coordinates (<c>x = (j + ½)·W/w − ½</c>, the same convention as <see cref="SiftKeypoint"/>), at the band's
 /// representative σ (<see cref="ScaleSpaceLayer.Sigma"/>). σ is in original pixels for voxels and keypoints alike,
-/// so <c>d² = |r₁ − r₀|² + η²(σ₁ − σ₀)²</c> compares pixels with pixels; η = 1 weighs them equally.
+/// so <c>d² = |r₁ − r₀|² + η²(σ₁ − σ₀)²</c> compares pixels with pixels; η = 1 weighs them equally. A keypoint's σ
+/// is OpenCV's (the smaller σ of the DoG pair it was found in, refined), a band's σ the geometric mean of its bounds.
+/// Ties (measure zero for refined keypoints, Remark 19) go to the lowest keypoint index.
 /// </para>
 /// </summary>
 public static class FeatureCells
@@ -70,6 +72,13 @@ public static class FeatureCells
     /// <param name="labels">Hard cell index per grid pixel (from <see cref="Assign"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">s outside [0,1), σ &lt; 0, guard ≤ 0.</exception>
     public static CellMasks Smooth(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard = 1e-3)
+        => Smooth(labels, height, width, sigmaPixels, sparsity, guard, forceFullGrid: false);
+
+    /// <summary><see cref="Smooth(int[], int, int, double, double, double)"/> always through full-grid matrix blurs (reference for tests).</summary>
+    public static CellMasks SmoothFullGrid(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard = 1e-3)
+        => Smooth(labels, height, width, sigmaPixels, sparsity, guard, forceFullGrid: true);
+
+    static CellMasks Smooth(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard, bool forceFullGrid)
     {
         if (labels.Length != height * width) throw new ArgumentException($"labels has {labels.Length} entries, expected {height}×{width}.", nameof(labels));
         if (!(sparsity >= 0 && sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "Sparsity threshold s must be in [0,1).");
@@ -79,7 +88,7 @@ public static class FeatureCells
         int p = height * width;
         var perCell = new (int[] Pixel, float[] Value)[cells.Length];
         int radius = GaussianFilter.Radius(sigmaPixels);
-        if (sigmaPixels > 0 && 2 * radius + 1 < Math.Min(height, width) / 2)
+        if (!forceFullGrid && sigmaPixels > 0 && 2 * radius + 1 < Math.Min(height, width) / 2)
             SmoothCrops(labels, height, width, sigmaPixels, sparsity, cells, perCell);
         else
             SmoothFull(labels, height, width, sigmaPixels, sparsity, cells, perCell);

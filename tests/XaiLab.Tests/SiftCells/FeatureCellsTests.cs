@@ -65,6 +65,14 @@ public class FeatureCellsTests(ITestOutputHelper output)
             output.WriteLine($"s = {s}: {m.Value.Length} non-zeros ({(double)m.Value.Length / (h * w):F2} cells per pixel), min m̃ {m.MinMass:F3}");
             if (s == 0.2) Assert.True(m.Value.Length < 2.0 * h * w);
         }
+        // the managed crop blur (small σ) and the full-grid matrix blur (large σ) give the same cells
+        var big = Enumerable.Range(0, 12).Select(_ => new SiftKeypoint((float)(rng.NextDouble() * 90), (float)(rng.NextDouble() * 70), 2, 1, 0, 1)).ToList();
+        var bigLabels = FeatureCells.Assign(big, 70, 90, 70, 90, 2, 1);
+        var crops = FeatureCells.Smooth(bigLabels, 70, 90, 1.5, 0.01);              // 2·⌈6σ⌉+1 = 19 < 35: crops
+        var fullGrid = FeatureCells.SmoothFullGrid(bigLabels, 70, 90, 1.5, 0.01);
+        Assert.Equal(fullGrid.Cell, crops.Cell);
+        Assert.Equal(fullGrid.Pixel, crops.Pixel);
+        for (int e = 0; e < crops.Value.Length; e++) Assert.True(Math.Abs(fullGrid.Value[e] - crops.Value[e]) < 1e-5);
         // the soft cut-off shrinks the support: nnz decreases with s
         Assert.True(FeatureCells.Smooth(labels, h, w, 2.5, 0.2).Value.Length < FeatureCells.Smooth(labels, h, w, 2.5, 0.0).Value.Length / 3);
         // an aggressive cut-off leaves uncovered pixels where Lemma 10's condition fails (and is reported)
@@ -177,6 +185,40 @@ public class FeatureCellsTests(ITestOutputHelper output)
         Assert.True((grey.Target - image).abs().max().item<float>() < 1e-5);
         Assert.True((grey.Baseline - b).abs().max().item<float>() < 1e-5);
         Assert.Throws<ArgumentException>(() => basis.WithBaseline(zeros(3, 10, 10)));
+    }
+
+    [Fact]
+    public void SameInputGivesBitIdenticalResults()
+    {
+        using var scope = NewDisposeScope();
+        var image = Photo(40, 48);
+        (float[] Img, float[] Grad, float[] Mass) Run()
+        {
+            using var basis = SiftFeatureBasis.Build(image, new SiftBasisOptions { Detector = new() { ContrastThreshold = 0.02 } });
+            manual_seed(9);
+            var t = rand(4, basis.K).requires_grad_(true);
+            var img = basis.Render(t);
+            (img * img).sum().backward();
+            return (img.detach().data<float>().ToArray(), t.grad!.data<float>().ToArray(), basis.MassWeights.data<float>().ToArray());
+        }
+        var a = Run(); var b = Run();
+        Assert.Equal(a.Img, b.Img);
+        Assert.Equal(a.Grad, b.Grad);
+        Assert.Equal(a.Mass, b.Mass);
+    }
+
+    [Fact]
+    public void BadInputToTheBasisIsAClearError()
+    {
+        using var scope = NewDisposeScope();
+        var image = Photo(32, 32);
+        Assert.Contains("[C,H,W]", Assert.Throws<ArgumentException>(() => SiftFeatureBasis.Build(rand(32, 32))).Message);
+        Assert.Contains("floating-point", Assert.Throws<ArgumentException>(() => SiftFeatureBasis.Build(ones(new long[] { 3, 32, 32 }, dtype: ScalarType.Int64))).Message);
+        Assert.Contains("σ_0", Assert.Throws<ArgumentOutOfRangeException>(() => SiftFeatureBasis.Build(image, new SiftBasisOptions { ScaleSpace = new() { Sigma0 = 0 } })).Message);
+        Assert.Contains("ρ", Assert.Throws<ArgumentOutOfRangeException>(() => SiftFeatureBasis.Build(image, new SiftBasisOptions { ScaleSpace = new() { LayersPerOctave = 0 } })).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => SiftFeatureBasis.Build(image, new SiftBasisOptions { Eta = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SiftFeatureBasis.Build(image, new SiftBasisOptions { Sparsity = 1 }));
+        Assert.Contains("no keypoints", Assert.Throws<InvalidOperationException>(() => SiftFeatureBasis.Build(full(3, 32, 32, 0.5f))).Message);
     }
 
     [Fact]
