@@ -194,8 +194,8 @@ public sealed class SiftFeatureBasis : IDisposable
         var basis = new SiftFeatureBasis(image, o, keypoints, layers, matrices, sizes, labels, offset?.DetachFromDisposeScope());
         using (var scope = NewDisposeScope())
         {
-            basis.Target = basis.Render(ones(1, k)).squeeze(0).detach().MoveToOuterDisposeScope();
-            basis.Baseline = basis.Render(zeros(1, k)).squeeze(0).detach().MoveToOuterDisposeScope();
+            basis.Target = basis.Render(ones(1, k)).squeeze(0).detach().DetachFromDisposeScope();
+            basis.Baseline = basis.Render(zeros(1, k)).squeeze(0).detach().DetachFromDisposeScope();
             double err = (basis.Target - image).abs().max().item<float>();
             basis.Diagnostics = new SiftBasisDiagnostics(k, layers.Count, levelInfo, levelInfo.Sum(l => l.Bytes), levelInfo.Sum(l => l.CooBytes),
                 (long)layers.Count * k * c * h * w * 4, err, space.ResamplingResidual, uncovered, clock.Elapsed.TotalSeconds);
@@ -301,7 +301,7 @@ public sealed class SiftFeatureBasis : IDisposable
             var wts = cat(norms);
             var mean = wts.mean();
             wts = mean.item<float>() > 0 ? wts / mean : ones_like(wts);
-            _massWeights = wts.MoveToOuterDisposeScope();
+            _massWeights = wts.DetachFromDisposeScope();   // owned by the basis, whatever scope asked first
             return _massWeights;
         }
     }
@@ -320,6 +320,14 @@ public sealed class SiftFeatureBasis : IDisposable
         return Assemble(Image.clone().DetachFromDisposeScope(), diff, b, Options, Keypoints);
     }
 
+    /// <summary>
+    /// The basis as an ablation-path space (§4.3): masks φ ∈ R^K render as D(1 − φ), so φ = 0 is the image and the
+    /// baseline is the implicit θ = 0; masses are weighted by <see cref="MassWeights"/> (Eq 4.45). The space borrows
+    /// this basis (dispose the basis, not the space, when done).
+    /// </summary>
+    public XaiLab.Saliency.AblationPaths.FeaturePathSpace AsPathSpace() =>
+        new(Render, K, MassWeights, ScalarType.Float32, Device);
+
     /// <summary>Moves the decoder matrices to <paramref name="device"/> (returns this).</summary>
     public SiftFeatureBasis To(Device device)
     {
@@ -328,8 +336,12 @@ public sealed class SiftFeatureBasis : IDisposable
         _cooDecoders = _cooFields = null;
         Device = device;
         if (device.type != DeviceType.CPU) Kernel = SparseKernel.TorchCoo;
-        Target = Target.to(device); Baseline = Baseline.to(device);
-        _massWeights = _massWeights?.to(device);
+        var (oldT, oldB, oldW) = (Target, Baseline, _massWeights);
+        Target = Target.to(device).DetachFromDisposeScope(); Baseline = Baseline.to(device).DetachFromDisposeScope();
+        _massWeights = _massWeights?.to(device).DetachFromDisposeScope();
+        if (!ReferenceEquals(oldT, Target)) oldT.Dispose();
+        if (!ReferenceEquals(oldB, Baseline)) oldB.Dispose();
+        if (oldW is not null && !ReferenceEquals(oldW, _massWeights)) oldW.Dispose();
         return this;
     }
 
