@@ -36,6 +36,7 @@ public static class Charts
 
     static GenericChart Style(GenericChart c, string? xTitle, string? yTitle, string? title)
     {
+        c = Plotly.NET.CSharp.GenericChartExtensions.WithSize(c, Width: 640, Height: 400);
         if (xTitle is not null) c = Plotly.NET.CSharp.GenericChartExtensions.WithXAxisStyle<double, double, string>(c, TitleText: xTitle);
         if (yTitle is not null) c = Plotly.NET.CSharp.GenericChartExtensions.WithYAxisStyle<double, double, string>(c, TitleText: yTitle);
         if (title is not null) c = Plotly.NET.Chart.withTitle(title, Microsoft.FSharp.Core.FSharpOption<Font>.None).Invoke(c);

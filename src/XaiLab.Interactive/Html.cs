@@ -90,6 +90,7 @@ public static class Html
         Overlay o => Overlay(o),
         SaliencyMap s => Saliency(s),
         string s => Figure($"<div style=\"font:13px sans-serif;padding:8px\">{Escape(s)}</div>", null),
+        Plotly.NET.GenericChart c => $"<div style=\"display:inline-block;vertical-align:top;width:520px\">{PlotlyEmbedding.ChartHtml(c)}</div>",
         _ => Figure($"<pre>{Escape(item.ToString() ?? "")}</pre>", null),
     };
 

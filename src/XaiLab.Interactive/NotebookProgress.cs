@@ -13,26 +13,27 @@ public sealed class NotebookProgress<T> : IProgress<T>
     readonly string _title;
     readonly Func<T, string> _describe;
     readonly Stopwatch _clock = Stopwatch.StartNew();
-    readonly DisplayedValue? _display;
+    readonly KernelInvocationContext? _context;
+    readonly string _valueId = Guid.NewGuid().ToString("N");
     long _lastMs = -1000;
 
     internal NotebookProgress(string title, Func<T, string> describe)
     {
         _title = title;
         _describe = describe;
-        if (KernelInvocationContext.Current is not null)
-            _display = new RawHtml(Render("starting…")).Display(HtmlFormatter.MimeType);
+        _context = KernelInvocationContext.Current;
+        if (_context is not null) Publish(Render("starting…"), update: false);
     }
 
     public void Report(T value)
     {
         var now = _clock.ElapsedMilliseconds;
         var text = _describe(value);
-        if (_display is null) { Console.WriteLine($"{_title}: {text}"); return; }
+        if (_context is null) { Console.WriteLine($"{_title}: {text}"); return; }
         if (now - _lastMs < 250 && !IsFinal(text)) { _pending = text; return; }
         _lastMs = now;
         _pending = null;
-        _display.Update(new RawHtml(Render(text)));
+        Publish(Render(text), update: true);
     }
 
     string? _pending;
@@ -41,8 +42,20 @@ public sealed class NotebookProgress<T> : IProgress<T>
     public void Complete(string? summary = null)
     {
         var text = summary ?? _pending ?? "done";
-        if (_display is null) { Console.WriteLine($"{_title}: {text} ({_clock.Elapsed.TotalSeconds:F1} s)"); return; }
-        _display.Update(new RawHtml(Render(text + $" — {_clock.Elapsed.TotalSeconds:F1} s")));
+        if (_context is null) { Console.WriteLine($"{_title}: {text} ({_clock.Elapsed.TotalSeconds:F1} s)"); return; }
+        Publish(Render(text), update: true);
+    }
+
+    /// <summary>
+    /// Publishes the first display and its updates with one value id, so that frontends (Jupyter's
+    /// update_display_data, VS Code, the reproduce runner) replace the line in place.
+    /// </summary>
+    void Publish(string html, bool update)
+    {
+        var value = new RawHtml(html);
+        var formatted = new[] { new FormattedValue(HtmlFormatter.MimeType, html), new FormattedValue(PlainTextFormatter.MimeType, _title) };
+        if (update) _context!.Publish(new Microsoft.DotNet.Interactive.Events.DisplayedValueUpdated(value, _valueId, _context.Command, formatted));
+        else _context!.Publish(new Microsoft.DotNet.Interactive.Events.DisplayedValueProduced(value, _context.Command, formatted, _valueId));
     }
 
     static bool IsFinal(string text) => text.Contains("done", StringComparison.OrdinalIgnoreCase);

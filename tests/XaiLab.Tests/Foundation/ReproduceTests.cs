@@ -85,6 +85,26 @@ public class ReproduceTests
         Assert.Contains("expected 'cpu', 'cuda' or 'cuda:N'", e2);
     }
 
+    [Fact]
+    public void ProgressIsUpdatedInPlaceAndEndsWithTheFinalLine()
+    {
+        var dir = Repo.TempDir();
+        var nb = Path.Combine(dir, "progress.ipynb");
+        var lib = Path.Combine(Repo.Root, "artifacts", "xailab", "XaiLab.Interactive.dll").Replace("\\", "/");
+        File.WriteAllText(nb, NotebookJson(
+            $"#r \"{lib}\"\nXaiLab.Interactive.Lab.Start();",
+            "var p = XaiLab.Interactive.NotebookProgress.Create<int>(\"work\", i => $\"step {i}\");\nfor (int i = 0; i < 3; i++) { p.Report(i); System.Threading.Thread.Sleep(300); }\np.Complete(\"all three steps finished\");"));
+        var (code, stdout, stderr) = Repo.RunCli("reproduce", nb, "--out", dir);
+        Assert.True(code == 0, stdout + stderr);
+        var outNb = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "progress.ipynb"))).RootElement;
+        var outputs = outNb.GetProperty("cells")[1].GetProperty("outputs").EnumerateArray().ToList();
+        var displays = outputs.Where(o => o.GetProperty("output_type").GetString() == "display_data").ToList();
+        Assert.Single(displays);                                                     // one line, updated in place
+        var html = string.Concat(displays[0].GetProperty("data").GetProperty("text/html").EnumerateArray().Select(x => x.GetString()));
+        Assert.Contains("all three steps finished", html);
+        Assert.DoesNotContain("starting", html);
+    }
+
     static string NotebookJson(params string[] cells) => JsonSerializer.Serialize(new
     {
         cells = cells.Select((c, i) => new Dictionary<string, object?>
