@@ -81,6 +81,19 @@ public class ReductionAndIoTests
     }
 
     [Fact]
+    public void BenchReportsTheSplitForTheLabelledStandIn()
+    {
+        var w = new StringWriter();
+        BenchCommand.Run(null, CPU, new AblationPathOptions { MaskSize = 16, Steps = 4, MinIterations = 2, MaxIterations = 2 }, 2, w);
+        var text = w.ToString();
+        Assert.Contains("RANDOM-INIT STAND-IN", text);
+        Assert.Contains("iterations: 2 (stop: Unsaturated)", text);
+        Assert.Matches(@"per iteration: [0-9.]+ ms = forward\+backward [0-9.]+ ms \([0-9.]+%\) \+ repair [0-9.]+ ms \([0-9.]+%\) \+ rest", text);
+        Assert.Contains("repair alone (DescentFlattening, [4,16,16])", text);
+        Assert.Throws<UserError>(() => StandInCnn.Create("vgg"));
+    }
+
+    [Fact]
     public void ExplainWritesHeatmapsResultJsonAndPathNpy()
     {
         const int C = 3, H = 24, W = 24;
