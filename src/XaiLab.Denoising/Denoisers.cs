@@ -51,6 +51,13 @@ public static class Denoisers
         _ => throw new ArgumentException($"Unknown net '{name}': expected 'cartesian' or 'spiral'."),
     };
 
+    // Module's constructor already calls into libtorch, so native loading must happen in the base-constructor argument.
+    internal static string Named(string name)
+    {
+        Devices.EnsureNativeLoaded();
+        return name;
+    }
+
     internal static void CheckInput(Tensor x, int? size = null)
     {
         if (x.dim() != 4 || x.shape[1] != 1 || x.shape[2] != x.shape[3] || (size is int n && x.shape[2] != n))
@@ -66,7 +73,7 @@ public sealed class CartesianDenoiser : Module<Tensor, Tensor>
 {
     readonly Sequential body;
 
-    public CartesianDenoiser(DenoiserOptions options) : base(nameof(CartesianDenoiser))
+    public CartesianDenoiser(DenoiserOptions options) : base(Denoisers.Named(nameof(CartesianDenoiser)))
     {
         options.Check();
         Devices.EnsureNativeLoaded();
@@ -116,7 +123,7 @@ public sealed class SpiralDenoiser : Module<Tensor, Tensor>
     /// <summary>Diagnostics of the three precomputed resampling matrices (size, non-zeros, targets outside the hull).</summary>
     public IReadOnlyList<SparseResampling> Resamplings => [gridToRibbon, spiralToRibbon, spiralToGrid];
 
-    public SpiralDenoiser(int imageSize, DenoiserOptions options) : base(nameof(SpiralDenoiser))
+    public SpiralDenoiser(int imageSize, DenoiserOptions options) : base(Denoisers.Named(nameof(SpiralDenoiser)))
     {
         options.Check();
         if (imageSize < 8) throw new ArgumentException($"imageSize must be ≥ 8, got {imageSize}.");

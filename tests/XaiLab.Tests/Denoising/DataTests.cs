@@ -133,6 +133,21 @@ public class DataTests
     }
 
     [Fact]
+    public void RotatedBatchesReRenderTheMoleculeTurnedInPlane()
+    {
+        using var d = ProjectionDataset.Create(new ProjectionDataOptions { ImageSize = 24, Count = 4, Seed = 6 });
+        int[] idx = [0, 1, 2, 3];
+        // A quarter turn is a pixel permutation of the symmetric grid: the analytic re-rendering must match rot90
+        // (counter-clockwise in (x, y) with y = row index is rot90 with k = 1 over dims (W, H), i.e. k = −1 over (H, W)).
+        var (noisy, clean) = d.RotatedBatch(idx, [Math.PI / 2, Math.PI / 2, Math.PI / 2, Math.PI / 2]);
+        using var expected = d.Clean.rot90(1, (3, 2));
+        Assert.True(clean.allclose(expected, rtol: 1e-4, atol: 1e-5), "analytic quarter turn vs rot90");
+        Assert.False(clean.allclose(d.Clean.rot90(1, (2, 3)), rtol: 1e-2, atol: 1e-2), "the opposite turn must not match");
+        using var std = tensor(d.NoiseStd.Select(s => (float)s).ToArray()).view(-1, 1, 1, 1);
+        Assert.True((noisy - clean).allclose(std * d.NoiseUnit, rtol: 1e-4, atol: 1e-4), "the sample's own noise is kept");
+    }
+
+    [Fact]
     public void PdbAtomsAreReadCentredAndScaled()
     {
         var m = MoleculeFactory.FromPdb(Path.Combine(Repo.Root, "tests/XaiLab.Tests/Denoising/Fixtures/tiny.pdb"), sigmaAngstrom: 2, radius: 0.5);
