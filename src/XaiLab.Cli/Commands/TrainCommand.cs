@@ -22,7 +22,8 @@ public static class TrainCommand
         var init = new Option<string?>("--init") { Description = "Continue from these weights (e.g. assets/models/NAME.dat)." };
         var firstScene = new Option<int>("--first-scene") { Description = "First training scene index (a continued run starts after the earlier run's scenes)." };
         var outFile = new Option<string?>("--out") { Description = "Weights file (default assets/models/NAME.dat)." };
-        var cmd = new Command("train", "Train a Fashion-scene model and save its weights.") { model, epochs, scenes, seed, threads, lr, testScenes, init, firstScene, outFile };
+        var device = new Option<string?>("--device") { Description = "cpu (default), cuda or cuda:N" };
+        var cmd = new Command("train", "Train a Fashion-scene model and save its weights.") { model, epochs, scenes, seed, threads, lr, testScenes, init, firstScene, outFile, device };
         cmd.SetAction(parse => CommandBody.Guard(() =>
         {
             var spec = FashionModels.Spec(parse.GetValue(model)!);
@@ -31,6 +32,7 @@ public static class TrainCommand
             if (parse.GetValue(scenes) is { } s) o = o with { ScenesPerEpoch = s };
             if (parse.GetValue(threads) is { } t) o = o with { Threads = t };
             if (parse.GetValue(lr) is { } l) o = o with { LearningRate = l };
+            if (parse.GetValue(device) is { } d) o = o with { Device = d };
             if (parse.GetValue(testScenes) is { } ts) o = o with { TestScenes = ts, ValScenes = Math.Min(o.ValScenes, ts) };
             var r = FashionTraining.Train(spec, o, line => Console.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}"), parse.GetValue(outFile));
             Console.WriteLine($"{r.Model}: test {r.Metric} {r.Test.Value:0.0000} ({r.Test.Images} scenes), {r.Parameters} parameters, " +

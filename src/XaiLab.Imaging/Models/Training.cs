@@ -30,6 +30,8 @@ public sealed record FashionTrainingOptions
     public int FirstScene { get; init; }
     /// <summary>torch intra-op threads (the shared 2-core machines: 2).</summary>
     public int Threads { get; init; } = 2;
+    /// <summary>Device to train on: <c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>. Scenes are rendered on the CPU either way.</summary>
+    public string? Device { get; init; }
 
     public void Validate()
     {
@@ -64,9 +66,11 @@ public static class FashionTraining
         var val = new FashionScenes(spec.Data, "val");
         var test = new FashionScenes(spec.Data, "test");
         var classifier = o.InitialWeights is { } init ? FashionModels.Load(spec, init) : FashionModels.Wrap(spec, FashionModels.Build(spec.Architecture, FashionItems.ClassNames.Count));
+        var device = Devices.Resolve(o.Device);
+        classifier.To(device);
         var net = classifier.Network;
         long parameters = net.parameters().Sum(p => p.numel());
-        log($"{spec.Name}: {spec.Architecture}, {parameters} parameters, {spec.Dataset}, {o.Epochs} epochs × {o.ScenesPerEpoch} scenes from scene {o.FirstScene}, batch {o.BatchSize}, lr {o.LearningRate}, {torch.get_num_threads()} threads" +
+        log($"{spec.Name}: {spec.Architecture}, {parameters} parameters, {spec.Dataset}, {o.Epochs} epochs × {o.ScenesPerEpoch} scenes from scene {o.FirstScene}, batch {o.BatchSize}, lr {o.LearningRate}, {torch.get_num_threads()} threads, {Devices.Describe(device)}" +
             (o.InitialWeights is null ? "" : $", continuing from {o.InitialWeights}"));
         var optimizer = torch.optim.AdamW(net.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay);
         int stepsPerEpoch = o.ScenesPerEpoch / o.BatchSize, totalSteps = stepsPerEpoch * o.Epochs, step = 0;
@@ -86,12 +90,13 @@ public static class FashionTraining
             {
                 using var scope = NewDisposeScope();
                 var (images, targets) = next.Result;
+                var onDevice = targets.to(device);
                 if (b + 1 < stepsPerEpoch) { int s0 = (b + 1) * o.BatchSize; next = Task.Run(() => train.Batch(order[s0..(s0 + o.BatchSize)])); }
                 double lr = 0.5 * o.LearningRate * (1 + Math.Cos(Math.PI * step / totalSteps));
                 foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
                 optimizer.zero_grad();
                 var logits = classifier.Logits(images);
-                var loss = spec.MultiLabel ? nn.functional.binary_cross_entropy_with_logits(logits, targets) : nn.functional.cross_entropy(logits, targets);
+                var loss = spec.MultiLabel ? nn.functional.binary_cross_entropy_with_logits(logits, onDevice) : nn.functional.cross_entropy(logits, onDevice);
                 loss.backward();
                 optimizer.step();
                 lossSum += loss.item<float>(); lossN++; step++;
@@ -114,6 +119,7 @@ public static class FashionTraining
             log($"marker effect: predicted '{FashionItems.ClassNames[marker.MarkerClass]}' on {marker.Images} other-class test scenes: {marker.WithMarker:0.000} with marker, {marker.WithoutMarker:0.000} without");
         }
         var path = weightsPath ?? Assets.PathOf(spec.WeightsFile);
+        classifier.To(CPU);   // weights are stored from the CPU, whatever the training device
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var tmp = path + ".tmp";
         net.save(tmp);
