@@ -21,6 +21,7 @@ public static class CliApp
         DataCommand.Create(),
         ModelsCommand.Create(),
         TrainCommand.Create(),
+        TrainResNet18Command.Create(),
         DenoiseCommand.Create(),
     };
 
