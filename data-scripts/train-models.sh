@@ -10,8 +10,9 @@
 #   3  fashion-cnn-biased  fine-tuned from fashion-cnn on the biased split, 1 × 6400, lr 0.001
 #   4  fashion-cnn-multi   fine-tuned from fashion-cnn on the multi-label split (sigmoid/BCE), 2 × 6400, lr 0.0015
 #   5  fashion-resnet      from scratch, 2 × 6400, lr 0.002
-#   6  fashion-resnet-multi from scratch, 2 × 6400, lr 0.002 (not registered unless trained)
-# On the shared 2-core machine (load 10–15) stages 1–5 took about 50 minutes.
+#   6  fashion-cnn         continued again (scenes 48000..), 2 × 6400, lr 0.001
+#   7  fashion-resnet      continued (scenes 12800..), 2 × 6400, lr 0.0015
+# On the shared 2-core machine (load 10–18) the seven stages took about 70 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data-scripts/prepare-fashion.sh
@@ -27,13 +28,13 @@ stage() {
   local model=$1; shift
   local log="data-scripts/logs/train-$model.log"
   # a model's first stage starts its log afresh; a continuing stage appends
-  case $n in 1|3|4|5|6) : >"$log" ;; esac
+  case $n in 1|3|4|5) : >"$log" ;; esac
   echo "== stage $n: $model $* ($(date -u +%H:%M:%S) UTC, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$log"
   dotnet "$RUN/xailab.dll" train --model "$model" --seed 0 --threads 2 "$@" 2>&1 | tee -a "$log"
 }
 
 STAGES=("$@")
-[ ${#STAGES[@]} -gt 0 ] || STAGES=(1 2 3 4 5)
+[ ${#STAGES[@]} -gt 0 ] || STAGES=(1 2 3 4 5 6 7)
 for s in "${STAGES[@]}"; do
   case $s in
     1) stage 1 fashion-cnn --epochs 3 --scenes 8000 --lr 0.002 ;;
@@ -41,8 +42,9 @@ for s in "${STAGES[@]}"; do
     3) stage 3 fashion-cnn-biased --init $M/fashion-cnn.dat --epochs 1 --scenes 6400 --lr 0.001 ;;
     4) stage 4 fashion-cnn-multi --init $M/fashion-cnn.dat --epochs 2 --scenes 6400 --lr 0.0015 ;;
     5) stage 5 fashion-resnet --epochs 2 --scenes 6400 --lr 0.002 ;;
-    6) stage 6 fashion-resnet-multi --epochs 2 --scenes 6400 --lr 0.002 ;;
-    *) echo "unknown stage $s (1–6)"; exit 2 ;;
+    6) stage 6 fashion-cnn --init $M/fashion-cnn.dat --first-scene 48000 --epochs 2 --scenes 6400 --lr 0.001 ;;
+    7) stage 7 fashion-resnet --init $M/fashion-resnet.dat --first-scene 12800 --epochs 2 --scenes 6400 --lr 0.0015 ;;
+    *) echo "unknown stage $s (1–7)"; exit 2 ;;
   esac
 done
 ls -l $M/
