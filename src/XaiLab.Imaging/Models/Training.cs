@@ -53,7 +53,9 @@ public static class FashionTraining
 {
     /// <param name="log">Receives one line per progress report (epoch summaries, periodic loss).</param>
     /// <param name="weightsPath">Default: <c>assets/models/NAME.dat</c>.</param>
-    public static FashionTrainingResult Train(FashionModelSpec spec, FashionTrainingOptions? options = null, Action<string>? log = null, string? weightsPath = null)
+    /// <param name="trainItems">Item pool of the train/val splits; default the full Fashion-MNIST training set (<see cref="FashionItems.Train"/>).</param>
+    public static FashionTrainingResult Train(FashionModelSpec spec, FashionTrainingOptions? options = null, Action<string>? log = null, string? weightsPath = null,
+        FashionItems? trainItems = null)
     {
         var o = options ?? new FashionTrainingOptions();
         o.Validate();
@@ -62,8 +64,8 @@ public static class FashionTraining
         torch.set_num_threads(o.Threads);
         torch.manual_seed((long)(o.Seed & 0x7FFFFFFF));
         if (o.FirstScene < 0) throw new ArgumentException($"FirstScene must be ≥ 0; got {o.FirstScene}.");
-        var train = new FashionScenes(spec.Data, "train", new FashionSceneOptions { TrainCount = o.FirstScene + o.Epochs * o.ScenesPerEpoch });
-        var val = new FashionScenes(spec.Data, "val");
+        var train = new FashionScenes(spec.Data, "train", new FashionSceneOptions { TrainCount = o.FirstScene + o.Epochs * o.ScenesPerEpoch }, trainItems);
+        var val = new FashionScenes(spec.Data, "val", null, trainItems);
         var test = new FashionScenes(spec.Data, "test");
         var classifier = o.InitialWeights is { } init ? FashionModels.Load(spec, init) : FashionModels.Wrap(spec, FashionModels.Build(spec.Architecture, FashionItems.ClassNames.Count));
         var device = Devices.Resolve(o.Device);
