@@ -18,6 +18,7 @@ public static class BenchCommand
 {
     public static Command Create()
     {
+        var saturation = new Option<double>("--saturation") { Description = "Artificial saturation ζ_sat (Eq 2.26; default 0, the thesis uses values below 1)", DefaultValueFactory = _ => 0 };
         var maskSize = new Option<int>("--mask-size") { Description = "Mask resolution (default 32)", DefaultValueFactory = _ => 32 };
         var steps = new Option<int>("--steps") { Description = "Interior masks T (default 14)", DefaultValueFactory = _ => 14 };
         var iterations = new Option<int?>("--iterations") { Description = "Run exactly N iterations (default: the thesis stopping rule, 6..100)" };
@@ -26,12 +27,12 @@ public static class BenchCommand
         var standin = new Option<string>("--standin") { Description = "Random-init stand-in when no --model: small (4 conv, 3×128×128) or resnet50 (torchvision ResNet50, 3×224×224, the thesis' classifier size)", DefaultValueFactory = _ => "small" };
         var repeats = new Option<int>("--repair-repeats") { Description = "Repetitions of the isolated repair micro-benchmark (default 200)", DefaultValueFactory = _ => 200 };
         var ap = new Command("ablation-path", "Time one ablation-path optimisation: forward+backward vs repair vs the rest.")
-            { maskSize, steps, iterations, device, model, standin, repeats };
+            { maskSize, steps, iterations, device, model, standin, repeats, saturation };
         ap.SetAction(parse => CommandBody.Guard(() =>
         {
             var d = Devices.Resolve(parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
             var name = parse.GetValue(model);
-            var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps) };
+            var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps), Saturation = parse.GetValue(saturation) };
             if (parse.GetValue(iterations) is { } n) o = o with { MinIterations = n, MaxIterations = n };
             o.Validate();
             Run(name, d, o, parse.GetValue(repeats), Console.Out, parse.GetValue(standin)!);
@@ -61,7 +62,7 @@ public static class BenchCommand
         w.WriteLine(modelName is null
             ? $"model: {StandInCnn.Describe(standin)} — RANDOM-INIT STAND-IN (timings only; its explanations mean nothing)"
             : $"model: {modelName} ({classifier.NumClasses} classes, input {classifier.Channels}×{H}×{W})");
-        w.WriteLine($"path: T = {options.Steps}, masks {Math.Min(options.MaskSize, H)}×{Math.Min(options.MaskSize, W)}, score {options.Score}, " +
+        w.WriteLine($"path: T = {options.Steps}, masks {Math.Min(options.MaskSize, H)}×{Math.Min(options.MaskSize, W)}, score {options.Score}, ζ_sat {options.Saturation}, " +
                     $"iterations {(options.MinIterations == options.MaxIterations ? options.MaxIterations.ToString() : $"{options.MinIterations}..{options.MaxIterations} (saturation ≥ {options.SaturationTarget})")}");
 
         // Warm-up (JIT, libtorch allocations), then the timed run.
