@@ -16,7 +16,7 @@ namespace XaiLab.Cli;
 public sealed record ExplainSettings(AblationPathOptions Options, int? ClassIndex = null, string Colormap = "viridis");
 
 /// <summary>What <c>explain</c> wrote.</summary>
-public sealed record ExplainOutput(AblationPathResult Result, string ResultJson, string PathNpy, IReadOnlyList<string> Heatmaps) : IDisposable
+public sealed record ExplainOutput(AblationPathResult Result, string ResultJson, string PathNpy, IReadOnlyList<string> Heatmaps, string Explorer) : IDisposable
 {
     public void Dispose() => Result.Dispose();
 }
@@ -71,7 +71,7 @@ public static class ExplainCommand
             Console.WriteLine($"{r.ScoreKind} score {r.Score:F4} (P↑ {r.RetainingScore:F4}), saturation {r.Saturation:F3}, {r.Iterations} iterations, stop: {r.StopReason}" +
                               (r.BaselineSigma is { } bs ? $", baseline σ {bs} px" : ""));
             foreach (var w in r.Warnings) Console.WriteLine("warning: " + w);
-            Console.WriteLine($"wrote {output.ResultJson}, {output.PathNpy}, {output.Heatmaps.Count} heatmap PNGs");
+            Console.WriteLine($"wrote {output.ResultJson}, {output.PathNpy}, {output.Heatmaps.Count} heatmap PNGs, {output.Explorer}");
             return 0;
         }));
         return cmd;
@@ -108,7 +108,7 @@ public static class ExplainCommand
     /// <summary>
     /// The command's logic for a given classifier and image <c>[C,H,W]</c>: optimise, then write
     /// <c>path.npy</c>, <c>result.json</c>, <c>saliency-R.png</c> and <c>overlay-R.png</c> for each reduction R
-    /// (avg, clt, influence; cav for the straddling pair) and <c>baseline.png</c> into <paramref name="outDir"/>.
+    /// (avg, clt, influence; cav for the straddling pair), <c>baseline.png</c> and the interactive <c>explorer.html</c> into <paramref name="outDir"/>.
     /// </summary>
     public static ExplainOutput Run(Classifier model, Tensor image, ExplainSettings settings, string outDir, IProgress<AblationProgress>? progress = null)
     {
@@ -141,7 +141,12 @@ public static class ExplainCommand
             ImageIO.SavePng(result.Baseline, Path.Combine(outDir, "baseline.png"));
             var json = Path.Combine(outDir, "result.json");
             File.WriteAllText(json, JsonSerializer.Serialize(Summary(result, model), JsonOptions));
-            return new ExplainOutput(result, json, npy, pngs);
+            // The interactive explorer (slider over t, masks, top classes, score curve) as a standalone offline page.
+            var explorer = XaiLab.Interactive.AblationExplorer.From(result, model);
+            var html = Path.Combine(outDir, "explorer.html");
+            File.WriteAllText(html, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" +
+                System.Net.WebUtility.HtmlEncode(explorer.Title) + "</title></head><body style=\"font-family:sans-serif\">" + explorer.ToHtml() + "</body></html>");
+            return new ExplainOutput(result, json, npy, pngs, html);
         }
         catch
         {

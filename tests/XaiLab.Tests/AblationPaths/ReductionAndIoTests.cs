@@ -106,6 +106,9 @@ public class ReductionAndIoTests
         Assert.Equal(new long[] { 8, 2, 12, 12 }, shape);
         Assert.Equal(output.Result.Path.data<float>().ToArray(), data);
         Assert.Equal(8, output.Heatmaps.Count); // avg, clt, influence, cav × (saliency, overlay)
+        var explorer = File.ReadAllText(output.Explorer);                     // the interactive explorer page
+        Assert.Contains("type=\"range\"", explorer);
+        Assert.Contains("φ↓ (dissipating)", explorer);
         foreach (var png in output.Heatmaps)
         {
             using var t = ImageIO.Load(png);
