@@ -52,12 +52,15 @@ public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
         Tensor? captured = null;
         // TorchSharp's Sequential disposes intermediate results: keep our own handle on the activations and pass a
         // view of it downstream, so that the captured tensor stays valid and lies on the path to the output.
-        var hook = layer.register_forward_hook((_, _, output) => { var keep = output.alias(); captured = keep; return keep.alias(); });
+        // The model's forward may run in its own dispose scope (FashionCnn does), which would dispose the captured handle
+        // when it ends: detach it from every scope and hand it to this method's scope after the forward pass.
+        var hook = layer.register_forward_hook((_, _, output) => { var keep = output.alias().DetachFromDisposeScope(); captured = keep; return keep.alias(); });
         using var _ = enable_grad();
         Tensor y;
         try { y = MethodSupport.ClassOutput(model, x, classIndex, Options.Output).sum(); }
         finally { hook.remove(); }
         if (captured is null) throw new InvalidOperationException($"grad-cam: layer '{layerName}' was not called during the forward pass.");
+        using var held = captured;      // outside every scope (see above): disposed here
         if (captured.dim() != 4)
             throw new ArgumentException($"grad-cam: layer '{layerName}' outputs shape [{string.Join(",", captured.shape)}]; expected convolutional activations [1,K,h,w].");
         if (!captured.requires_grad)

@@ -130,6 +130,45 @@ public class MethodTests
         Assert.Contains("conv, pool, flatten, fc", e.Message);
     }
 
+    /// <summary>A network whose forward runs in its own dispose scope (as FashionCnn's does): only the output survives it.</summary>
+    sealed class ScopedNet : nn.Module<Tensor, Tensor>
+    {
+        readonly nn.Module<Tensor, Tensor> conv, fc;
+        public ScopedNet(nn.Module<Tensor, Tensor> conv, nn.Module<Tensor, Tensor> fc) : base("scoped") { this.conv = conv; this.fc = fc; RegisterComponents(); }
+        public override Tensor forward(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            return fc.call(conv.call(x).mean(new long[] { 2, 3 })).MoveToOuterDisposeScope(); // call(): hooks run
+        }
+    }
+
+    [Fact]
+    public void GradCamWorksWhenTheForwardPassDisposesItsIntermediates()
+    {
+        using var scope = NewDisposeScope();
+        Devices.EnsureNativeLoaded();
+        var conv = nn.Conv2d(1, 2, 1);
+        var fc = nn.Linear(2, 2, hasBias: false);
+        using (no_grad())
+        {
+            conv.weight!.copy_(tensor(new float[] { 2, -1 }).view(2, 1, 1, 1));
+            conv.bias!.copy_(tensor(new float[] { -0.3f, 0.5f }));
+            fc.weight!.copy_(tensor(new float[] { 1, 3, 2, -1 }).view(2, 2));
+        }
+        using var model = new Classifier(new ScopedNet(conv, fc), new[] { "p", "q" }, OutputActivation.Softmax, channels: 1, name: "scoped");
+        var xs = new float[] { 0.0f, 0.1f, 0.2f, 0.9f, 0.4f, 0.5f, 1.0f, 0.7f, 0.3f, 0.05f, 0.6f, 0.8f };
+        var x = tensor(xs).view(1, 3, 4);
+        double[,] W = { { 1, 3 }, { 2, -1 } };
+        foreach (var c in new[] { 0, 1 })
+        {
+            using var cam = new GradCam().Explain(model, x, c); // default layer: conv (the only 4-D output)
+            Assert.Equal("conv", cam.Diagnostics!["layer"]);
+            var got = cam.Map.flatten().data<float>().ToArray();
+            for (int i = 0; i < 12; i++)
+                Assert.Equal(Math.Max(0, (W[c, 0] * (2 * xs[i] - 0.3) + W[c, 1] * (-xs[i] + 0.5)) / 12.0), got[i], 5);
+        }
+    }
+
     [Theory]
     [InlineData(9, 11, 5, 4)]
     [InlineData(8, 8, 3, 3)]
