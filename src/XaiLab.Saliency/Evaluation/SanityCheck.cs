@@ -73,6 +73,35 @@ public static class SanityCheck
         network.named_modules().Where(t => t.module.named_parameters(recurse: false).Any()).Select(t => t.name).ToArray();
 
     /// <summary>
+    /// The modules with parameters in the order the forward pass calls them (found by one hooked forward pass on
+    /// <paramref name="image"/>), so that "from the top" means from the output layer down whatever order the
+    /// modules were registered in (hooks fire for submodules invoked with <c>call</c>, as <c>Sequential</c> does). Modules
+    /// the pass does not reach keep their registration order, at the start.
+    /// </summary>
+    public static IReadOnlyList<string> ParameterLayersInCallOrder(Classifier model, Tensor image)
+    {
+        var withParams = ParameterLayers(model.Network);
+        var order = new List<string>();
+        var hooks = new List<Action>();
+        try
+        {
+            var modules = model.Network.named_modules().ToDictionary(t => t.name, t => t.module);
+            foreach (var name in withParams)
+            {
+                if (modules[name] is not nn.Module<Tensor, Tensor> m) continue;
+                var n = name;
+                var remover = m.register_forward_hook((_, _, o) => { if (!order.Contains(n)) order.Add(n); return o; });
+                hooks.Add(() => remover.remove());
+            }
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            model.Logits(image);
+        }
+        finally { foreach (var remove in hooks) remove(); }
+        return withParams.Where(n => !order.Contains(n)).Concat(order).ToArray();
+    }
+
+    /// <summary>
     /// Runs <paramref name="method"/> on the original model and after randomising its layers (cascading from the top, or all
     /// at once). Each parameter tensor is redrawn from a zero-mean Gaussian with the original tensor's standard deviation
     /// (1/√fan_in where that is 0, e.g. constant biases). The original weights are restored afterwards, also on error.
@@ -80,7 +109,7 @@ public static class SanityCheck
     public static ModelRandomisationResult ModelRandomisation(Classifier model, ISaliencyMethod method, Tensor image, int classIndex, ModelRandomisationOptions? options = null)
     {
         var o = options ?? new ModelRandomisationOptions();
-        var layers = ParameterLayers(model.Network);
+        var layers = ParameterLayersInCallOrder(model, image);
         if (layers.Count == 0) throw new ArgumentException($"Model randomisation: model '{model.Name}' has no parameters.");
         var modules = model.Network.named_modules().ToDictionary(t => t.name, t => t.module);
         var saved = model.Network.parameters().Select(p => p.detach().clone().DetachFromDisposeScope()).ToArray();
