@@ -42,8 +42,8 @@ public sealed class FashionCnn : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var f = features.forward(x);
-        return head.forward(f.amax(new long[] { 2, 3 })).MoveToOuterDisposeScope();
+        var f = features.call(x);
+        return head.call(f.amax(new long[] { 2, 3 })).MoveToOuterDisposeScope();
     }
 }
 
@@ -71,9 +71,9 @@ public sealed class ResidualBlock : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = functional.relu(bn1.forward(conv1.forward(x)));
-        y = bn2.forward(conv2.forward(y));
-        var s = shortcut is null ? x : shortcut.forward(x);
+        var y = functional.relu(bn1.call(conv1.call(x)));
+        y = bn2.call(conv2.call(y));
+        var s = shortcut is null ? x : shortcut.call(x);
         return functional.relu(y + s).MoveToOuterDisposeScope();
     }
 }
@@ -108,7 +108,7 @@ public sealed class FashionResNet : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var f = features.forward(stem.forward(x));
-        return head.forward(f.amax(new long[] { 2, 3 })).MoveToOuterDisposeScope();
+        var f = features.call(stem.call(x));
+        return head.call(f.amax(new long[] { 2, 3 })).MoveToOuterDisposeScope();
     }
 }
