@@ -120,17 +120,17 @@ public static class FashionModels
         long length = r.BaseStream.Length;
         try
         {
-            long count = r.Decode();
+            long count = WeightFiles.ReadLeb128(r);
             if (count != expected.Count)
                 throw new InvalidDataException($"Weights file '{path}' holds {count} tensors; model '{model}' has {expected.Count}. It belongs to another architecture.");
             for (long i = 0; i < count; i++)
             {
                 var name = r.ReadString();
-                var dtype = (ScalarType)r.Decode();
-                long rank = r.Decode();
+                var dtype = (ScalarType)WeightFiles.ReadLeb128(r);
+                long rank = WeightFiles.ReadLeb128(r);
                 if (rank < 0 || rank > 8) throw new InvalidDataException($"Weights file '{path}' is corrupt: tensor '{name}' has rank {rank}.");
                 var shape = new long[rank];
-                for (int d = 0; d < rank; d++) shape[d] = r.Decode();
+                for (int d = 0; d < rank; d++) shape[d] = WeightFiles.ReadLeb128(r);
                 if (!expected.TryGetValue(name, out var t))
                     throw new InvalidDataException($"Weights file '{path}' has a tensor '{name}' that model '{model}' does not have: it belongs to another architecture.");
                 if (!t.shape.SequenceEqual(shape))
@@ -150,19 +150,6 @@ public static class FashionModels
         catch (EndOfStreamException)
         {
             throw new InvalidDataException($"Weights file '{path}' is truncated (ends inside the header of a tensor). Retrain with {TrainHint}.");
-        }
-    }
-
-    static long Decode(this BinaryReader r)
-    {
-        long result = 0; int shift = 0;
-        while (true)
-        {
-            byte b = r.ReadByte();
-            result |= (long)(b & 0x7F) << shift;
-            if ((b & 0x80) == 0) return result;
-            shift += 7;
-            if (shift > 63) throw new InvalidDataException("bad LEB128 integer");
         }
     }
 }

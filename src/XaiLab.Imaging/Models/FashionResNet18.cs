@@ -197,16 +197,16 @@ public static class FashionResNet18
         string Bad(string what) => $"Head file '{path}' of model '{Name}' {what}. Retrain it with {TrainHint}.";
         try
         {
-            long count = Leb128(r);
+            long count = WeightFiles.ReadLeb128(r);
             if (count != expected.Count) throw new InvalidDataException(Bad($"holds {count} tensors, expected {expected.Count} (weight, bias)"));
             for (long i = 0; i < count; i++)
             {
                 var name = r.ReadString();
-                var dtype = (ScalarType)Leb128(r);
-                long rank = Leb128(r);
+                var dtype = (ScalarType)WeightFiles.ReadLeb128(r);
+                long rank = WeightFiles.ReadLeb128(r);
                 if (rank < 0 || rank > 8) throw new InvalidDataException(Bad($"is corrupt: tensor '{name}' has rank {rank}"));
                 var shape = new long[rank];
-                for (int d = 0; d < rank; d++) shape[d] = Leb128(r);
+                for (int d = 0; d < rank; d++) shape[d] = WeightFiles.ReadLeb128(r);
                 if (!expected.TryGetValue(name, out var t)) throw new InvalidDataException(Bad($"has a tensor '{name}' that a Linear head does not have"));
                 if (!t.shape.SequenceEqual(shape))
                     throw new InvalidDataException(Bad($"has '{name}' of shape [{string.Join(",", shape)}], expected [{string.Join(",", t.shape)}]"));
@@ -221,19 +221,6 @@ public static class FashionResNet18
         catch (EndOfStreamException)
         {
             throw new InvalidDataException(Bad("is truncated (it ends inside a tensor header)"));
-        }
-    }
-
-    static long Leb128(BinaryReader r)
-    {
-        long result = 0; int shift = 0;
-        while (true)
-        {
-            byte b = r.ReadByte();
-            result |= (long)(b & 0x7F) << shift;
-            if ((b & 0x80) == 0) return result;
-            shift += 7;
-            if (shift > 63) throw new InvalidDataException("bad LEB128 integer");
         }
     }
 
