@@ -212,23 +212,33 @@ public sealed class SiftFeatureBasis : IDisposable
     {
         CheckThetas(thetas);
         using var scope = NewDisposeScope();
+        var sum = SumOverLevels(thetas, 0, Channels, () => CooDecoders);
+        if (_offset is not null) sum = sum + _offset.to(sum.device).unsqueeze(0);
+        return sum.MoveToOuterDisposeScope();
+    }
+
+    bool UseCsr => Kernel == SparseKernel.Csr && Device.type == DeviceType.CPU;
+
+    /// <summary>
+    /// Σ over resolution levels of the cell matrices' rows <c>[first, first+count)</c> per pixel (the decoder's colour
+    /// channels, or the Voronoi-field weight) applied to θ, each level resampled to H×W: <c>[N,count,H,W]</c>.
+    /// </summary>
+    Tensor SumOverLevels(Tensor thetas, int first, int count, Func<Tensor[]> coo)   // coo built only when used (CUDA / TorchCoo)
+    {
         var th = thetas.to(ScalarType.Float32, Device);
         var n = th.shape[0];
         Tensor? sum = null;
         for (int lv = 0; lv < _matrices.Length; lv++)
         {
             var (lh, lw) = _levelSizes[lv];
-            var band = UseCsr
-                ? CellMatrixProduct.Apply(th, _matrices[lv], 0, Channels)
-                : torch.mm(CooDecoders[lv], th.t()).t().reshape(n, Channels, lh, lw);
-            var up = ScaleSpace.Resample(band, Height, Width);
+            var level = UseCsr
+                ? CellMatrixProduct.Apply(th, _matrices[lv], first, count)
+                : torch.mm(coo()[lv], th.t()).t().reshape(n, count, lh, lw);
+            var up = ScaleSpace.Resample(level, Height, Width);
             sum = sum is null ? up : sum + up;
         }
-        if (_offset is not null) sum = sum! + _offset.to(sum!.device).unsqueeze(0);
-        return sum!.MoveToOuterDisposeScope();
+        return sum!;
     }
-
-    bool UseCsr => Kernel == SparseKernel.Csr && Device.type == DeviceType.CPU;
 
     Tensor[] CooDecoders => _cooDecoders ??= _matrices.Select(m => m.ToTorchCoo(0, Channels, Device).DetachFromDisposeScope()).ToArray();
     Tensor[] CooFields => _cooFields ??= _matrices.Select(m => m.ToTorchCoo(Channels, 1, Device).DetachFromDisposeScope()).ToArray();
@@ -241,19 +251,8 @@ public sealed class SiftFeatureBasis : IDisposable
     {
         CheckThetas(thetas);
         using var scope = NewDisposeScope();
-        var th = thetas.to(ScalarType.Float32, Device);
-        var n = th.shape[0];
-        Tensor? sum = null;
-        for (int lv = 0; lv < _matrices.Length; lv++)
-        {
-            var (lh, lw) = _levelSizes[lv];
-            var f = UseCsr
-                ? CellMatrixProduct.Apply(th, _matrices[lv], Channels, 1)
-                : torch.mm(CooFields[lv], th.t()).t().reshape(n, 1, lh, lw);
-            var up = ScaleSpace.Resample(f, Height, Width);
-            sum = sum is null ? up : sum + up;
-        }
-        return sum!.squeeze(1).MoveToOuterDisposeScope();
+        var sum = SumOverLevels(thetas, Channels, 1, () => CooFields);
+        return sum.squeeze(1).MoveToOuterDisposeScope();
     }
 
     /// <summary>
