@@ -2,8 +2,9 @@
 # Executes notebooks through real Jupyter (nbconvert + the .NET Interactive kernel), headless.
 #   scripts/jupyter-execute.sh [--out DIR] NOTEBOOK.ipynb [...]
 # Installs what is missing: Debian's jupyter-nbconvert/nbclient (apt, as root), the dotnet-interactive tool
-# (local manifest dotnet-tools.json), and builds the CLI so notebooks find artifacts/xailab/.
-# The kernelspec is repo-local (jupyter/kernels/.net-csharp) and binds the kernel to localhost only.
+# (local manifest dotnet-tools.json), and builds once so that the package feed artifacts/feed exists.
+# The kernelspec (scripts/install-jupyter-kernel.sh → artifacts/jupyter/kernels/.net-csharp) names the kernel by absolute
+# paths, so notebooks outside the repository run too, and binds the kernel to localhost only.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="$repo/out/jupyter"
@@ -16,11 +17,11 @@ if [[ ! -x /usr/bin/jupyter ]] || ! /usr/bin/python3 -c "import nbclient, nbconv
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jupyter-nbconvert python3-nbclient jupyter-client >/dev/null
 fi
-cd "$repo"
-dotnet tool restore >/dev/null
-[[ -f artifacts/xailab/XaiLab.Interactive.dll ]] || dotnet build src/XaiLab.Cli -c Release -v q -nologo
-
-export JUPYTER_PATH="$repo/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+version="$(sed -n 's#.*<XaiLabVersion[^>]*>\([^<]*\)<.*#\1#p' "$repo/Directory.Build.props" | head -1)"
+# Notebooks load XaiLab as a package from the local feed that every build writes.
+[[ -f "$repo/artifacts/feed/XaiLab.Interactive.$version.nupkg" ]] || (cd "$repo" && dotnet build src/XaiLab.Cli -c Release -v q -nologo)
+"$repo/scripts/install-jupyter-kernel.sh" >/dev/null
+export JUPYTER_PATH="$repo/artifacts/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 export DOTNET_INTERACTIVE_CLI_TELEMETRY_OPTOUT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 mkdir -p "$out"
 status=0

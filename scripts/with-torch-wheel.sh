@@ -21,4 +21,6 @@ fi
 libs="$site/torch/lib"
 for d in "$site"/nvidia/*/lib "$site"/nvidia/*/*/lib; do [[ -d "$d" ]] && libs="$libs:$d"; done
 export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# XaiLab loads libtorch from this folder by absolute path (XaiLab.Imaging.TorchNatives), not from the library path.
+export XAILAB_LIBTORCH_DIR="$site/torch/lib"
 exec "$@"

@@ -60,16 +60,22 @@ public static class Devices
         if (_loaded) return;
         try
         {
+            TorchNatives.Preload();
             torch.InitializeDeviceType(DeviceType.CPU);
             _loaded = true;
         }
         catch (Exception e)
         {
+            var mapped = TorchNatives.LoadedLibraries().FirstOrDefault(l => Path.GetFileName(l).StartsWith("libtorch_cpu.so", StringComparison.Ordinal));
             throw new InvalidOperationException(
-                "libtorch could not be loaded. On Debian 12 the build patches libLibTorchSharp.so (build/TorchSharpFix.targets); " +
-                "rebuild with 'dotnet build' so the patch runs. Inner error: " + (e.InnerException?.Message ?? e.Message), e);
+                "libtorch could not be loaded" + (mapped is null ? "" : $" (this process has {mapped})") +
+                $"; XaiLab needs libtorch {TorchNatives.LibTorchVersion} (package libtorch-cpu-linux-x64, or a PyTorch wheel on LD_LIBRARY_PATH) " +
+                "and, on Debian 12, the libLibTorchSharp.so that 'dotnet build' patches (build/TorchSharpFix.targets). Inner error: " +
+                FirstLine(e.InnerException?.Message ?? e.Message), e);
         }
     }
+
+    static string FirstLine(string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() ?? s;
 
     /// <summary>A one-line description of the device for logs and benchmark output.</summary>
     public static string Describe(Device device)

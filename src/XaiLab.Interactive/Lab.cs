@@ -16,14 +16,18 @@ public enum Scale
 }
 
 /// <summary>
-/// The notebook entry point. The first cell of every XaiLab notebook is
+/// The notebook entry point. The first cell of every XaiLab notebook references the package (the repository's
+/// notebooks find the local feed <c>artifacts/feed</c> through <c>notebooks/nuget.config</c>; a notebook elsewhere
+/// adds <c>#i "nuget: /path/to/xailab/artifacts/feed"</c> above the <c>#r</c>):
 /// <code>
-/// #r "../artifacts/xailab/XaiLab.Interactive.dll"
-/// var lab = XaiLab.Interactive.Lab.Start();
+/// #r "nuget: XaiLab.Interactive, 0.3.0"
+/// var lab = XaiLab.Interactive.Lab.Session;
 /// lab
 /// </code>
-/// which registers the formatters, makes Plotly.NET work inside the Jupyter kernel (FSharp.Core), embeds plotly.js
-/// for offline rendering, and reports the device and scale. It is idempotent.
+/// Referencing the package loads its kernel extension (<see cref="XaiLabKernelExtension"/>), which calls
+/// <see cref="Start"/>: it registers the formatters, makes Plotly.NET work inside the Jupyter kernel (FSharp.Core),
+/// embeds plotly.js for offline rendering, and reports the device and scale. <see cref="Start"/> can also be called
+/// explicitly (after <c>#r "path/to/XaiLab.Interactive.dll"</c>); it is idempotent.
 /// </summary>
 public static class Lab
 {
@@ -31,12 +35,17 @@ public static class Lab
 
     static int _resolverInstalled;
 
+    static LabSession? _session;
+
     /// <summary>Starts (or restarts) a notebook session; returns what it set up, which displays as a short summary.</summary>
     public static LabSession Start()
     {
         InstallFSharpCoreResolver();
-        return StartCore();
+        return _session = StartCore();
     }
+
+    /// <summary>The session that the kernel extension (or the last <see cref="Start"/>) set up; starts one if none was.</summary>
+    public static LabSession Session => _session ?? Start();
 
     /// <summary>The scale named by <c>XAILAB_SCALE</c> (demo when unset).</summary>
     /// <exception cref="ArgumentException">The variable holds something other than demo or full.</exception>

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.Loader;
 using Microsoft.DotNet.Interactive;
 using Microsoft.DotNet.Interactive.Commands;
 using Microsoft.DotNet.Interactive.CSharp;
@@ -61,7 +63,6 @@ public static class NotebookRunner
         Directory.SetCurrentDirectory(System.IO.Path.GetDirectoryName(full)!);
         try
         {
-            await new XaiLab.Interactive.XaiLabKernelExtension().OnLoadAsync(kernel);
             int order = 0;
             foreach (var cell in codeCells)
             {
@@ -91,13 +92,44 @@ public static class NotebookRunner
 
     static CompositeKernel CreateKernel()
     {
+        CompositeKernel? composite = null;
+        var extensions = new HashSet<string>();
         var csharp = new CSharpKernel()
-            .UseNugetDirective((k, refs) => { k.AddAssemblyReferences(refs.SelectMany(r => r.AssemblyPaths)); return Task.CompletedTask; }, false)
+            .UseNugetDirective(async (k, refs) =>
+            {
+                k.AddAssemblyReferences(refs.SelectMany(r => r.AssemblyPaths));
+                await LoadPackageExtensionsAsync(composite!, refs, extensions);
+            }, false)
             .UseKernelHelpers()
             .UseValueSharing();
-        var composite = new CompositeKernel { csharp };
+        composite = new CompositeKernel { csharp };
         composite.DefaultKernelName = csharp.Name;
         return composite;
+    }
+
+    /// <summary>
+    /// What the Jupyter/VS Code kernel does after <c>#r "nuget: …"</c> and an in-process kernel does not by itself:
+    /// every <see cref="IKernelExtension"/> in a package's <c>interactive-extensions/dotnet/*.dll</c> is loaded once
+    /// per kernel and given the root kernel. An assembly already loaded in this process (the CLI references
+    /// XaiLab.Interactive itself) is used as it is rather than loaded a second time from the package.
+    /// </summary>
+    static async Task LoadPackageExtensionsAsync(Kernel root, IEnumerable<ResolvedPackageReference> refs, HashSet<string> loaded)
+    {
+        foreach (var r in refs)
+        {
+            var dir = System.IO.Path.Combine(r.PackageRoot, "interactive-extensions", "dotnet");
+            if (!Directory.Exists(dir)) continue;
+            foreach (var dll in Directory.GetFiles(dir, "*.dll").Order(StringComparer.Ordinal))
+            {
+                var name = AssemblyName.GetAssemblyName(dll);
+                if (!loaded.Add(name.FullName)) continue;
+                var assembly = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().FullName == name.FullName)
+                               ?? AssemblyLoadContext.Default.LoadFromAssemblyPath(dll);
+                foreach (var type in assembly.GetExportedTypes().Where(t => typeof(IKernelExtension).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }
+                                                                            && t.GetConstructor(Type.EmptyTypes) is not null))
+                    await ((IKernelExtension)Activator.CreateInstance(type)!).OnLoadAsync(root);
+            }
+        }
     }
 
     static void SetExecutionCount(InteractiveDocumentElement cell, int order)
