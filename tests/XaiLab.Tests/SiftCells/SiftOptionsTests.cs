@@ -115,11 +115,12 @@ public class SiftOptionsTests(ITestOutputHelper output)
 
         using var scope = NewDisposeScope();
         var image = FeatureCellsTests.Photo(48, 48);
-        var o = new SiftBasisOptions { Detector = new() { ContrastThreshold = 0.02 }, Sparsity = 0.2 };
+        var o = new SiftBasisOptions { Detector = new() { ContrastThreshold = 0.02 }, Sparsity = 0.05 };
         using var on = SiftFeatureBasis.Build(image, o);
         using var off = SiftFeatureBasis.Build(image, o with { Redistribute = false }, on.Keypoints);
         using var hardCut = SiftFeatureBasis.Build(image, o with { CutOff = SparsityCutOff.Hard }, on.Keypoints);
-        output.WriteLine($"s = 0.2: max |D(1) − x| with redistribution {on.Diagnostics.ReconstructionError:E2}, without {off.Diagnostics.ReconstructionError:E2}, hard cut-off + redistribution {hardCut.Diagnostics.ReconstructionError:E2}");
+        output.WriteLine($"s = 0.05 ({on.Diagnostics.UncoveredVoxels} uncovered voxels): max |D(1) − x| with redistribution {on.Diagnostics.ReconstructionError:E2}, without {off.Diagnostics.ReconstructionError:E2}, hard cut-off + redistribution {hardCut.Diagnostics.ReconstructionError:E2}");
+        Assert.Equal(0, on.Diagnostics.UncoveredVoxels);
         Assert.True(on.Diagnostics.ReconstructionError < 1e-5);
         Assert.True(hardCut.Diagnostics.ReconstructionError < 1e-5);
         Assert.True(off.Diagnostics.ReconstructionError > 1e-3);
