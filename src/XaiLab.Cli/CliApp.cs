@@ -23,6 +23,7 @@ public static class CliApp
         TrainCommand.Create(),
         TrainResNet18Command.Create(),
         DenoiseCommand.Create(),
+        SiftCommand.Create(),
     };
 
     public static int Run(string[] args)

@@ -75,30 +75,41 @@ public sealed class CellMatrix
     /// </summary>
     public float[] Multiply(float[] theta, int n, int c0, int count)
     {
+        var rows = MultiplyRowMajor(theta, n, c0, count);
+        int p = Height * Width;
+        var y = new float[(long)n * count * p];
+        for (int r = 0; r < p; r++)
+            for (int c = 0; c < count; c++)
+                for (int b = 0; b < n; b++) y[((long)b * count + c) * p + r] = rows[((long)r * count + c) * n + b];
+        return y;
+    }
+
+    /// <summary>
+    /// The product in pixel-major layout: <c>y[p, c, n]</c> (row p of the grid, channel c, batch item n), the layout the
+    /// sparse rows produce without scattered writes; <see cref="CellMatrixProduct"/> permutes it to <c>[N,count,h,w]</c>
+    /// natively. Vectorised over the batch (System.Numerics), parallel over row blocks.
+    /// </summary>
+    public float[] MultiplyRowMajor(float[] theta, int n, int c0, int count)
+    {
         int p = Height * Width, k = K, stride = Stride;
         var tt = new float[(long)k * n]; // θᵀ: the gains of one cell are contiguous
         for (int b = 0; b < n; b++) for (int i = 0; i < k; i++) tt[(long)i * n + b] = theta[(long)b * k + i];
-        var y = new float[(long)n * count * p];
-        const int rowsPerTask = 512;
+        var y = new float[(long)p * count * n];
+        const int rowsPerTask = 1024;
         Parallel.For(0, (p + rowsPerTask - 1) / rowsPerTask, chunk =>
         {
-            var acc = new float[n * count];
             int r0 = chunk * rowsPerTask, r1 = Math.Min(p, r0 + rowsPerTask);
+            var ys = y.AsSpan();
+            var ts = tt.AsSpan();
             for (int r = r0; r < r1; r++)
             {
-                Array.Clear(acc);
+                var acc = ys.Slice((int)((long)r * count * n), count * n);
                 for (int j = RowPtr[r]; j < RowPtr[r + 1]; j++)
                 {
-                    long tb = (long)Col[j] * n;
+                    var g = ts.Slice(Col[j] * n, n);
                     int vb = j * stride + c0;
-                    for (int c = 0; c < count; c++)
-                    {
-                        float v = Val[vb + c];
-                        for (int b = 0; b < n; b++) acc[b * count + c] += v * tt[tb + b];
-                    }
+                    for (int c = 0; c < count; c++) Axpy(Val[vb + c], g, acc.Slice(c * n, n));
                 }
-                for (int b = 0; b < n; b++)
-                    for (int c = 0; c < count; c++) y[((long)b * count + c) * p + r] = acc[b * count + c];
             }
         });
         return y;
@@ -107,29 +118,38 @@ public sealed class CellMatrix
     /// <summary>The transposed product (the gradient): g[n, i] = Σ_{c,p} G[n, c, p]·Val[j·S + c0 + c] over entries j = (p, i).</summary>
     public float[] MultiplyTransposed(float[] grad, int n, int c0, int count)
     {
+        int p = Height * Width;
+        var rows = new float[(long)p * count * n];
+        for (int b = 0; b < n; b++)
+            for (int c = 0; c < count; c++)
+                for (int r = 0; r < p; r++) rows[((long)r * count + c) * n + b] = grad[((long)b * count + c) * p + r];
+        return MultiplyTransposedRowMajor(rows, n, c0, count);
+    }
+
+    /// <summary>
+    /// The transposed product from a pixel-major gradient <c>G[p, c, n]</c> (see <see cref="MultiplyRowMajor"/>):
+    /// returns <c>g[n, i]</c>. Fixed row blocks, each with its own partial gᵀ, summed in block order: bit-identical on every run.
+    /// </summary>
+    public float[] MultiplyTransposedRowMajor(float[] grad, int n, int c0, int count)
+    {
         int p = Height * Width, k = K, stride = Stride;
-        // Fixed row chunks, each with its own partial gᵀ [K, N], summed in chunk order: bit-identical on every run.
-        const int rowsPerTask = 2048;
+        const int rowsPerTask = 4096;
         int chunks = (p + rowsPerTask - 1) / rowsPerTask;
         var partial = new float[chunks][];
         Parallel.For(0, chunks, chunk =>
         {
             var local = new float[(long)k * n];
-            var gr = new float[n * count];
+            var ls = local.AsSpan();
+            var gs = grad.AsSpan();
             int r0 = chunk * rowsPerTask, r1 = Math.Min(p, r0 + rowsPerTask);
             for (int r = r0; r < r1; r++)
             {
-                for (int b = 0; b < n; b++)
-                    for (int c = 0; c < count; c++) gr[b * count + c] = grad[((long)b * count + c) * p + r];
+                var gr = gs.Slice((int)((long)r * count * n), count * n);
                 for (int j = RowPtr[r]; j < RowPtr[r + 1]; j++)
                 {
-                    long tb = (long)Col[j] * n;
+                    var dst = ls.Slice(Col[j] * n, n);
                     int vb = j * stride + c0;
-                    for (int c = 0; c < count; c++)
-                    {
-                        float v = Val[vb + c];
-                        for (int b = 0; b < n; b++) local[tb + b] += v * gr[b * count + c];
-                    }
+                    for (int c = 0; c < count; c++) Axpy(Val[vb + c], gr.Slice(c * n, n), dst);
                 }
             }
             partial[chunk] = local;
@@ -139,6 +159,19 @@ public sealed class CellMatrix
         var g = new float[(long)n * k];
         for (int b = 0; b < n; b++) for (int i = 0; i < k; i++) g[(long)b * k + i] = total[(long)i * n + b];
         return g;
+    }
+
+    /// <summary>y += a·x over equal-length spans (SIMD where the length allows).</summary>
+    static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
+    {
+        int i = 0, w = System.Numerics.Vector<float>.Count;
+        if (x.Length >= w)
+        {
+            var va = new System.Numerics.Vector<float>(a);
+            for (; i <= x.Length - w; i += w)
+                (new System.Numerics.Vector<float>(y.Slice(i)) + va * new System.Numerics.Vector<float>(x.Slice(i))).CopyTo(y.Slice(i));
+        }
+        for (; i < x.Length; i++) y[i] += a * x[i];
     }
 
     /// <summary>The same matrix as a torch sparse COO tensor <c>[count·h·w, K]</c> (values of channels c0…c0+count−1), e.g. for CUDA.</summary>
@@ -161,6 +194,108 @@ public sealed class CellMatrix
 }
 
 /// <summary>
+/// Sums the cell masks of the bands of one resolution level into a <see cref="CellMatrix"/> (Eq 4.40) without
+/// materialising (pixel, cell) triplets: each band's masks are re-indexed by pixel once (a stable counting sort,
+/// 8 bytes per entry), and the level's rows are then merged in parallel with a dense per-row accumulator. The entry for
+/// (pixel p, cell i) holds Σ_l Ỹ_{i,l}(p)·S_l(c, p) for each channel c and Σ_l Ỹ_{i,l}(p)·f, f the field weight.
+/// </summary>
+public sealed class CellMatrixBuilder
+{
+    readonly int _h, _w, _k, _c;
+    readonly List<(int[] RowPtr, int[] Cell, float[] Value, float[] Band, float FieldWeight)> _bands = new();
+
+    /// <param name="height">Grid rows h of the level.</param>
+    /// <param name="width">Grid columns w of the level.</param>
+    /// <param name="k">Number of cells (keypoints).</param>
+    /// <param name="channels">Colour channels C.</param>
+    public CellMatrixBuilder(int height, int width, int k, int channels)
+    {
+        _h = height; _w = width; _k = k; _c = channels;
+    }
+
+    /// <summary>Number of (band, pixel, cell) entries added so far.</summary>
+    public long BandEntries { get; private set; }
+
+    /// <summary>Adds one band: its masks (on this level's grid) and its stored values <c>band[c·h·w + p]</c>.</summary>
+    /// <exception cref="ArgumentException">The masks or the band do not have this level's grid.</exception>
+    public void Add(CellMasks masks, float[] band, float fieldWeight)
+    {
+        int p = _h * _w;
+        if (masks.Height != _h || masks.Width != _w) throw new ArgumentException($"Masks are {masks.Height}×{masks.Width}; this level is {_h}×{_w}.", nameof(masks));
+        if (band.Length != _c * p) throw new ArgumentException($"Band has {band.Length} values; expected {_c}×{_h}×{_w}.", nameof(band));
+        int n = masks.Value.Length;
+        var rowPtr = new int[p + 1];
+        for (int e = 0; e < n; e++) rowPtr[masks.Pixel[e] + 1]++;
+        for (int r = 0; r < p; r++) rowPtr[r + 1] += rowPtr[r];
+        var next = (int[])rowPtr.Clone();
+        var cell = new int[n]; var value = new float[n];
+        for (int e = 0; e < n; e++)
+        {
+            int at = next[masks.Pixel[e]]++;
+            cell[at] = (int)masks.Cell[e]; value[at] = masks.Value[e];
+        }
+        _bands.Add((rowPtr, cell, value, band, fieldWeight));
+        BandEntries += n;
+    }
+
+    /// <summary>The level's matrix (entries of one row sorted by cell; C channels + the field weight per entry).</summary>
+    public CellMatrix Build()
+    {
+        int p = _h * _w, stride = _c + 1, k = _k, c = _c;
+        const int rowsPerChunk = 256;
+        int chunks = (p + rowsPerChunk - 1) / rowsPerChunk;
+        var counts = new int[p];
+        var chunkCols = new int[chunks][]; var chunkVals = new float[chunks][];
+        var bands = _bands.ToArray();
+        Parallel.For(0, chunks, () => (Acc: new float[(long)k * stride], Seen: new int[k], Touched: new int[k], Stamp: new int[1]), (chunk, _, st) =>
+        {
+            int r0 = chunk * rowsPerChunk, r1 = Math.Min(p, r0 + rowsPerChunk);
+            long upper = 0;
+            foreach (var b in bands) upper += b.RowPtr[r1] - b.RowPtr[r0];
+            var cols = new int[upper]; var vals = new float[upper * stride];
+            int m = 0;
+            for (int r = r0; r < r1; r++)
+            {
+                int stamp = ++st.Stamp[0], nt = 0;
+                foreach (var b in bands)
+                    for (int e = b.RowPtr[r]; e < b.RowPtr[r + 1]; e++)
+                    {
+                        int i = b.Cell[e]; float v = b.Value[e];
+                        long a = (long)i * stride;
+                        if (st.Seen[i] != stamp) { st.Seen[i] = stamp; st.Touched[nt++] = i; for (int s = 0; s < stride; s++) st.Acc[a + s] = 0; }
+                        for (int ch = 0; ch < c; ch++) st.Acc[a + ch] += v * b.Band[ch * p + r];
+                        st.Acc[a + c] += v * b.FieldWeight;
+                    }
+                Array.Sort(st.Touched, 0, nt);
+                for (int t = 0; t < nt; t++)
+                {
+                    int i = st.Touched[t];
+                    cols[m] = i;
+                    Array.Copy(st.Acc, (long)i * stride, vals, (long)m * stride, stride);
+                    m++;
+                }
+                counts[r] = nt;
+            }
+            chunkCols[chunk] = m == cols.Length ? cols : cols[..m];
+            chunkVals[chunk] = m * stride == vals.Length ? vals : vals[..(m * stride)];
+            return st;
+        }, _ => { });
+        var rowPtr = new int[p + 1];
+        for (int r = 0; r < p; r++) rowPtr[r + 1] = rowPtr[r] + counts[r];
+        var col = new int[rowPtr[p]]; var val = new float[(long)rowPtr[p] * stride];
+        int off = 0;
+        for (int ch = 0; ch < chunks; ch++)
+        {
+            Array.Copy(chunkCols[ch], 0, col, off, chunkCols[ch].Length);
+            Array.Copy(chunkVals[ch], 0, val, (long)off * stride, chunkVals[ch].Length);
+            off += chunkCols[ch].Length;
+        }
+        _bands.Clear();
+        return new CellMatrix(_h, _w, k, stride, rowPtr, col, val);
+    }
+}
+
+/// <summary>
 /// Differentiable product of gains <c>θ [N,K]</c> (CPU, float32) with a <see cref="CellMatrix"/>:
 /// returns <c>[N, count, h, w]</c>; the backward pass is the transposed product.
 /// Call as <c>CellMatrixProduct.Apply(theta, matrix, c0, count)</c>.
@@ -179,8 +314,9 @@ public sealed class CellMatrixProduct : torch.autograd.SingleTensorFunction<Cell
         ctx.save_data("m", m); ctx.save_data("c0", c0); ctx.save_data("count", count);
         int n = (int)theta.shape[0];
         using var cpu = theta.detach().to(ScalarType.Float32).contiguous();
-        var y = m.Multiply(cpu.data<float>().ToArray(), n, c0, count);
-        return tensor(y, new long[] { n, count, m.Height, m.Width });
+        var y = m.MultiplyRowMajor(cpu.data<float>().ToArray(), n, c0, count);
+        using var rows = tensor(y, new long[] { m.Height, m.Width, count, n });
+        return rows.permute(3, 2, 0, 1).contiguous();
     }
 
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
@@ -188,8 +324,8 @@ public sealed class CellMatrixProduct : torch.autograd.SingleTensorFunction<Cell
         var m = (CellMatrix)ctx.get_data("m");
         int c0 = (int)ctx.get_data("c0"), count = (int)ctx.get_data("count");
         int n = (int)grad_output.shape[0];
-        using var g = grad_output.to(ScalarType.Float32).contiguous();
-        var gt = m.MultiplyTransposed(g.data<float>().ToArray(), n, c0, count);
+        using var g = grad_output.to(ScalarType.Float32).permute(2, 3, 1, 0).contiguous(); // [h, w, count, N]
+        var gt = m.MultiplyTransposedRowMajor(g.data<float>().ToArray(), n, c0, count);
         return new List<Tensor> { tensor(gt, new long[] { n, m.K }), null!, null!, null! };
     }
 }

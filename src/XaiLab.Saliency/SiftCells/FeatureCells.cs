@@ -13,6 +13,15 @@ namespace XaiLab.Saliency.SiftCells;
 /// <param name="MinMass">Smallest m̃ over the band (before redistribution).</param>
 public sealed record CellMasks(long[] Cell, long[] Pixel, float[] Value, int Height, int Width, int UncoveredPixels, double MinMass);
 
+/// <summary>How the sparsity threshold s makes a smoothed cell compactly supported (§4.2.3, Fig 4.6).</summary>
+public enum SparsityCutOff
+{
+    /// <summary>χ ↦ (χ − s)/(1 − s) above s, else 0 (Eq 4.37): continuous; the thesis' choice and the default.</summary>
+    Soft,
+    /// <summary>χ ↦ χ above s, else 0: a jump of height s at the support's edge (Fig 4.6, for comparison).</summary>
+    Hard,
+}
+
 /// <summary>
 /// Feature cells (thesis §4.1.3, §4.2.3): Voronoi assignment of scale-space voxels to keypoints (Eq 4.18/4.19),
 /// smoothing of each cell's indicator within its band (Eq 4.26/4.27), soft sparsity cut-off (Eq 4.37) and mass
@@ -29,37 +38,83 @@ public sealed record CellMasks(long[] Cell, long[] Pixel, float[] Value, int Hei
 public static class FeatureCells
 {
     /// <summary>
-    /// The index of the d-nearest keypoint (Eq 4.18, brute force in chunks, ties → lowest index) for every pixel
-    /// centre of an h×w grid covering the H×W image at scale σ. Returns <c>int[h·w]</c>, row-major.
+    /// The index of the d-nearest keypoint (Eq 4.18, ties → lowest index) for every pixel centre of an h×w grid covering
+    /// the H×W image at scale σ. Returns <c>int[h·w]</c>, row-major.
+    /// <para>
+    /// Exact and O(h·(K + w)) instead of brute force's O(h·w·K): along one grid row y, the squared distance to keypoint k
+    /// is the parabola (x − x_k)² + A_k with A_k = (y − y_k)² + η²(σ − σ_k)², all with the same curvature, so their lower
+    /// envelope (Felzenszwalb and Huttenlocher's 1-D distance transform, with the keypoints sorted by x_k once) gives
+    /// the nearest keypoint of every pixel of the row in one sweep. Each winner is re-checked against its envelope
+    /// neighbours with the full distance, so float rounding at a cell boundary cannot pick a farther keypoint.
+    /// </para>
     /// </summary>
     /// <exception cref="ArgumentException">No keypoints, or η not finite / negative.</exception>
     public static int[] Assign(IReadOnlyList<SiftKeypoint> keypoints, int imageHeight, int imageWidth, int height, int width, double sigma, double eta)
     {
         if (keypoints.Count == 0) throw new ArgumentException("Feature cells need at least one keypoint.", nameof(keypoints));
         if (!(eta >= 0) || double.IsInfinity(eta)) throw new ArgumentException($"η must be finite and ≥ 0; got {eta}.", nameof(eta));
-        Devices.EnsureNativeLoaded();
-        using var scope = NewDisposeScope();
         int k = keypoints.Count;
-        var kx = tensor(keypoints.Select(p => (double)p.X).ToArray());
-        var ky = tensor(keypoints.Select(p => (double)p.Y).ToArray());
-        var ks = tensor(keypoints.Select(p => eta * eta * ((double)p.Sigma - sigma) * ((double)p.Sigma - sigma)).ToArray());
-        var ys = (arange(height, dtype: ScalarType.Float64) + 0.5) * ((double)imageHeight / height) - 0.5;
-        var xs = (arange(width, dtype: ScalarType.Float64) + 0.5) * ((double)imageWidth / width) - 0.5;
-        var labels = new int[height * width];
-        // d² = (x − kx)² + (y − ky)² + η²(σ − kσ)²; (y − ky)² + η²(σ − kσ)² is shared by a row.
-        var dx2 = (xs.unsqueeze(1) - kx.unsqueeze(0)).square(); // [w,K]
-        int rowsPerChunk = Math.Max(1, 4_000_000 / Math.Max(1, width * k));
-        for (int y0 = 0; y0 < height; y0 += rowsPerChunk)
+        // Keypoints sorted by x (then index, so that equal x keeps the lowest index first).
+        var order = Enumerable.Range(0, k).OrderBy(i => (double)keypoints[i].X).ThenBy(i => i).ToArray();
+        var vx = new double[k]; var vy = new double[k]; var off = new double[k];
+        for (int j = 0; j < k; j++)
         {
-            using var inner = NewDisposeScope();
-            int y1 = Math.Min(height, y0 + rowsPerChunk);
-            var dy2 = (ys[y0..y1].unsqueeze(1) - ky.unsqueeze(0)).square() + ks.unsqueeze(0); // [r,K]
-            var d2 = dy2.unsqueeze(1) + dx2.unsqueeze(0); // [r,w,K]
-            var arg = d2.argmin(2).to(ScalarType.Int32).contiguous();
-            arg.data<int>().CopyTo(labels, y0 * width);
+            var p = keypoints[order[j]];
+            vx[j] = p.X; vy[j] = p.Y;
+            double ds = (double)p.Sigma - sigma;
+            off[j] = eta * eta * ds * ds;
         }
+        var xs = new double[width];
+        for (int x = 0; x < width; x++) xs[x] = (x + 0.5) * ((double)imageWidth / width) - 0.5;
+        var labels = new int[height * width];
+        Parallel.For(0, height, () => (A: new double[k], Env: new int[k], Z: new double[k + 1]), (row, _, st) =>
+        {
+            double y = (row + 0.5) * ((double)imageHeight / height) - 0.5;
+            var a = st.A; var env = st.Env; var z = st.Z;
+            for (int j = 0; j < k; j++) { double dy = y - vy[j]; a[j] = dy * dy + off[j]; }
+            // Lower envelope of f_j(x) = (x − vx_j)² + a_j; env[0..m) are the parabolas on it, z[q] where env[q] starts.
+            int m = 0;
+            for (int j = 0; j < k; j++)
+            {
+                if (m > 0 && vx[env[m - 1]] == vx[j])
+                {
+                    // Same vertex: the smaller offset dominates everywhere (equal: the lower index, already on the stack).
+                    if (!(Better(a[j], order[j], a[env[m - 1]], order[env[m - 1]]))) continue;
+                    m--;
+                }
+                double s = double.NegativeInfinity;
+                while (m > 0)
+                {
+                    int q = env[m - 1];
+                    s = ((a[j] + vx[j] * vx[j]) - (a[q] + vx[q] * vx[q])) / (2 * (vx[j] - vx[q]));
+                    if (s <= z[m - 1]) m--; else break;
+                }
+                if (m == 0) s = double.NegativeInfinity;
+                env[m] = j; z[m] = s; m++;
+            }
+            z[m] = double.PositiveInfinity;
+            int at = 0, rowBase = row * width;
+            for (int x = 0; x < width; x++)
+            {
+                double px = xs[x];
+                while (z[at + 1] < px) at++;
+                // Re-check against the envelope neighbours with the full distance (rounding at boundaries, ties → lowest index).
+                int best = env[at];
+                double bd = (px - vx[best]) * (px - vx[best]) + a[best];
+                for (int q = Math.Max(0, at - 1); q <= Math.Min(m - 1, at + 1); q++)
+                {
+                    int c = env[q];
+                    double d = (px - vx[c]) * (px - vx[c]) + a[c];
+                    if (Better(d, order[c], bd, order[best])) { best = c; bd = d; }
+                }
+                labels[rowBase + x] = order[best];
+            }
+            return st;
+        }, _ => { });
         return labels;
     }
+
+    static bool Better(double d, int index, double bestD, int bestIndex) => d < bestD || (d == bestD && index < bestIndex);
 
     /// <summary>
     /// Smooth cells for one band: each cell's indicator on the h×w grid is blurred by γ_σ (σ in grid pixels,
@@ -72,13 +127,22 @@ public static class FeatureCells
     /// <param name="labels">Hard cell index per grid pixel (from <see cref="Assign"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">s outside [0,1), σ &lt; 0, guard ≤ 0.</exception>
     public static CellMasks Smooth(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard = 1e-3)
-        => Smooth(labels, height, width, sigmaPixels, sparsity, guard, forceFullGrid: false);
+        => Smooth(labels, height, width, sigmaPixels, sparsity, guard, SparsityCutOff.Soft, redistribute: true, forceFullGrid: false);
+
+    /// <summary>
+    /// <see cref="Smooth(int[], int, int, double, double, double)"/> with the variants the figures of §4.2.3 compare:
+    /// <paramref name="cutOff"/> hard (χ kept where χ &gt; s, Fig 4.6 left) or soft (Eq 4.37), and the mass
+    /// redistribution of Eq 4.39 on or off (off: the cut-off mass is simply lost, Fig 4.7(d)). σ = 0 gives the hard
+    /// Voronoi partition (no smoothing, Fig 4.5 top).
+    /// </summary>
+    public static CellMasks Smooth(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard, SparsityCutOff cutOff, bool redistribute)
+        => Smooth(labels, height, width, sigmaPixels, sparsity, guard, cutOff, redistribute, forceFullGrid: false);
 
     /// <summary><see cref="Smooth(int[], int, int, double, double, double)"/> always through full-grid matrix blurs (reference for tests).</summary>
     public static CellMasks SmoothFullGrid(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard = 1e-3)
-        => Smooth(labels, height, width, sigmaPixels, sparsity, guard, forceFullGrid: true);
+        => Smooth(labels, height, width, sigmaPixels, sparsity, guard, SparsityCutOff.Soft, redistribute: true, forceFullGrid: true);
 
-    static CellMasks Smooth(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard, bool forceFullGrid)
+    static CellMasks Smooth(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard, SparsityCutOff cutOff, bool redistribute, bool forceFullGrid)
     {
         if (labels.Length != height * width) throw new ArgumentException($"labels has {labels.Length} entries, expected {height}×{width}.", nameof(labels));
         if (!(sparsity >= 0 && sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "Sparsity threshold s must be in [0,1).");
@@ -89,17 +153,20 @@ public static class FeatureCells
         var perCell = new (int[] Pixel, float[] Value)[cells.Length];
         int radius = GaussianFilter.Radius(sigmaPixels);
         if (!forceFullGrid && sigmaPixels > 0 && 2 * radius + 1 < Math.Min(height, width) / 2)
-            SmoothCrops(labels, height, width, sigmaPixels, sparsity, cells, perCell);
+            SmoothCrops(labels, height, width, sigmaPixels, sparsity, cutOff, cells, perCell);
         else
-            SmoothFull(labels, height, width, sigmaPixels, sparsity, cells, perCell);
-        var cellList = new List<long>(); var pixList = new List<long>(); var valList = new List<float>();
+            SmoothFull(labels, height, width, sigmaPixels, sparsity, cutOff, cells, perCell);
+        long total = 0;
+        foreach (var (pix, _) in perCell) total += pix.Length;
+        var cellArr = new long[total]; var pixels = new long[total]; var values = new float[total];
         var mass = new double[p];
+        long at = 0;
         for (int u = 0; u < cells.Length; u++)
         {
             var (pix, val) = perCell[u];
-            for (int e = 0; e < pix.Length; e++)
+            for (int e = 0; e < pix.Length; e++, at++)
             {
-                cellList.Add(cells[u]); pixList.Add(pix[e]); valList.Add(val[e]);
+                cellArr[at] = cells[u]; pixels[at] = pix[e]; values[at] = val[e];
                 mass[pix[e]] += val[e];
             }
         }
@@ -110,22 +177,21 @@ public static class FeatureCells
             double m = mass[i];
             minMass = Math.Min(minMass, m);
             if (m < guard) uncovered++;
-            factor[i] = 1 + (1 - m) / Math.Max(m, guard);
+            factor[i] = redistribute ? 1 + (1 - m) / Math.Max(m, guard) : 1;
         }
-        var values = valList.ToArray();
-        var pixels = pixList.ToArray();
-        for (int e = 0; e < values.Length; e++) values[e] = (float)(values[e] * factor[pixels[e]]);
-        return new CellMasks(cellList.ToArray(), pixels, values, height, width, uncovered, minMass);
+        for (long e = 0; e < values.LongLength; e++) values[e] = (float)(values[e] * factor[pixels[e]]);
+        return new CellMasks(cellArr, pixels, values, height, width, uncovered, minMass);
     }
 
-    static float SoftCut(float v, double s) => s > 0 ? (float)Math.Max(0, (v - s) / (1 - s)) : Math.Max(0, v);
+    static float Cut(float v, double s, SparsityCutOff mode) =>
+        s <= 0 ? Math.Max(0, v) : mode == SparsityCutOff.Soft ? (float)Math.Max(0, (v - s) / (1 - s)) : v > s ? v : 0;
 
     /// <summary>
     /// Cells one at a time on the bounding box of their support grown by the kernel radius: exact (outside the box
     /// the blurred indicator is zero; the full-size 1-D matrices carry the reflection at the true image border).
     /// Used when the kernel is small compared with the grid.
     /// </summary>
-    static void SmoothCrops(int[] labels, int h, int w, double sigma, double sparsity, int[] cells, (int[], float[])[] perCell)
+    static void SmoothCrops(int[] labels, int h, int w, double sigma, double sparsity, SparsityCutOff cutOff, int[] cells, (int[], float[])[] perCell)
     {
         int maxLabel = cells[^1];
         var index = new int[maxLabel + 1];
@@ -160,14 +226,22 @@ public static class FeatureCells
                 }
             }
             var pix = new List<int>(); var val = new List<float>();
+            var acc = new float[ow];
             for (int yo = oy0; yo <= oy1; yo++)
             {
                 int brow = yo * h;
+                Array.Clear(acc);
+                // Row-wise accumulation (same summation order over yy as a per-pixel dot product, contiguous in xo).
+                for (int yy = 0; yy < sh; yy++)
+                {
+                    float b = bh[brow + y0[u] + yy];
+                    if (b == 0) continue;
+                    int t0 = yy * ow;
+                    for (int xo = 0; xo < ow; xo++) acc[xo] += b * tmp[t0 + xo];
+                }
                 for (int xo = 0; xo < ow; xo++)
                 {
-                    float acc = 0;
-                    for (int yy = 0; yy < sh; yy++) acc += bh[brow + y0[u] + yy] * tmp[yy * ow + xo];
-                    float v = SoftCut(acc, sparsity);
+                    float v = Cut(acc[xo], sparsity, cutOff);
                     if (v > 0) { pix.Add(yo * w + ox0 + xo); val.Add(v); }
                 }
             }
@@ -176,7 +250,7 @@ public static class FeatureCells
     }
 
     /// <summary>Cells 32 at a time as full-grid blurs (two matrix products each): used for kernels comparable to the grid.</summary>
-    static void SmoothFull(int[] labels, int height, int width, double sigma, double sparsity, int[] cells, (int[], float[])[] perCell)
+    static void SmoothFull(int[] labels, int height, int width, double sigma, double sparsity, SparsityCutOff cutOff, int[] cells, (int[], float[])[] perCell)
     {
         Devices.EnsureNativeLoaded();
         int p = height * width;
@@ -196,7 +270,7 @@ public static class FeatureCells
                 var pix = new List<int>(); var val = new List<float>();
                 for (int q = 0; q < p; q++)
                 {
-                    float v = SoftCut(data[u * p + q], sparsity);
+                    float v = Cut(data[u * p + q], sparsity, cutOff);
                     if (v > 0) { pix.Add(q); val.Add(v); }
                 }
                 perCell[c0 + u] = (pix.ToArray(), val.ToArray());

@@ -113,7 +113,8 @@ public sealed class ScaleSpace : IDisposable
     }
 
     /// <summary>
-    /// Decomposes <paramref name="image"/> (<c>[C,H,W]</c> float, any C ≥ 1, H,W ≥ 2) into its scale-space bands.
+    /// Decomposes <paramref name="image"/> (<c>[C,H,W]</c> float32 or float64, any C ≥ 1, H,W ≥ 2) into its scale-space
+    /// bands, in the image's dtype.
     /// </summary>
     /// <exception cref="ArgumentException">Not a <c>[C,H,W]</c> floating-point tensor.</exception>
     /// <exception cref="ArgumentOutOfRangeException">Bad options (σ_0 ≤ 0, ρ &lt; 1, …).</exception>
@@ -147,7 +148,7 @@ public sealed class ScaleSpace : IDisposable
             if (layer.Level == 0) { stored[l] = u.clone(); carry = null; continue; }
             var s = Resample(u.unsqueeze(0), layer.Height, layer.Width).squeeze(0);
             carry = u - Resample(s.unsqueeze(0), h, w).squeeze(0);
-            residual = Math.Max(residual, carry.abs().max().item<float>());
+            residual = Math.Max(residual, carry.abs().max().to_type(ScalarType.Float64).item<double>());
             stored[l] = s;
         }
         foreach (var s in stored) s.MoveToOuterDisposeScope();

@@ -72,7 +72,10 @@ public static class SiftDetector
         return (0.299f * img[0] + 0.587f * img[1] + 0.114f * img[2]).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Detects keypoints in <paramref name="image"/> (<c>[C,H,W]</c> in [0,1], C = 1 or 3), strongest first.</summary>
+    /// <summary>
+    /// Detects keypoints in <paramref name="image"/> (<c>[C,H,W]</c> in [0,1], C = 1 or 3, float32 or float64), strongest
+    /// first, without exact duplicates (same x, y and σ).
+    /// </summary>
     public static IReadOnlyList<SiftKeypoint> Detect(Tensor image, SiftDetectorOptions? options = null)
     {
         var o = options ?? new SiftDetectorOptions();
@@ -84,7 +87,7 @@ public static class SiftDetector
         return DetectGray(data, h, w, o);
     }
 
-    /// <summary>Detects keypoints in a grey image given row-major in 0…255 units.</summary>
+    /// <summary>Detects keypoints in a grey image given row-major in 0…255 units (strongest first, exact duplicates removed).</summary>
     public static IReadOnlyList<SiftKeypoint> DetectGray(float[] gray, int height, int width, SiftDetectorOptions? options = null)
     {
         var o = options ?? new SiftDetectorOptions();
@@ -156,7 +159,10 @@ public static class SiftDetector
                         }
                     }
             }
-        var sorted = found.OrderByDescending(p => p.Response).ThenBy(p => p.Y).ThenBy(p => p.X).ToList();
+        // Refinement from neighbouring candidates can converge to the same (x, y, σ): keep one copy, as OpenCV's
+        // removeDuplicatedSorted does (a duplicate would become an empty feature cell with W_j = 0).
+        var sorted = found.OrderByDescending(p => p.Response).ThenBy(p => p.Y).ThenBy(p => p.X)
+            .DistinctBy(p => (p.X, p.Y, p.Sigma)).ToList();
         if (o.MaxKeypoints > 0 && sorted.Count > o.MaxKeypoints) sorted = sorted.Take(o.MaxKeypoints).ToList();
         return sorted;
     }

@@ -20,6 +20,19 @@ public sealed record SiftBasisOptions
     public double Sparsity { get; init; } = 0.01;
     /// <summary>Denominator guard of Eq 4.39: max(m̃, MassGuard). Default 10⁻³ (the thesis' implementation).</summary>
     public double MassGuard { get; init; } = 1e-3;
+    /// <summary>
+    /// Smooth each cell's indicator within its band by γ_σ (lowpass-after-gain, Eq 4.25–4.27). Default true (the thesis'
+    /// decoder). False gives the hard-partition decoder of Fig 4.5 (top): every voxel belongs to exactly one cell, so
+    /// D(1) = x still holds exactly, but switching a feature off cuts sharp polygonal edges into the image.
+    /// </summary>
+    public bool Smoothing { get; init; } = true;
+    /// <summary>Shape of the sparsity cut-off (Fig 4.6): <see cref="SparsityCutOff.Soft"/> (Eq 4.37, default) or <see cref="SparsityCutOff.Hard"/>.</summary>
+    public SparsityCutOff CutOff { get; init; } = SparsityCutOff.Soft;
+    /// <summary>
+    /// Redistribute the mass the cut-off removed (Eq 4.38/4.39), so that D(1) = x again (Lemma 10). Default true.
+    /// False shows what the cut-off alone does (Fig 4.7(d)): D(1) misses the trimmed mass.
+    /// </summary>
+    public bool Redistribute { get; init; } = true;
 
     public void Validate()
     {
@@ -28,6 +41,7 @@ public sealed record SiftBasisOptions
         if (!(Eta >= 0) || double.IsInfinity(Eta)) throw new ArgumentOutOfRangeException(nameof(Eta), Eta, "η must be finite and ≥ 0.");
         if (!(Sparsity >= 0 && Sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(Sparsity), Sparsity, "Sparsity threshold s must be in [0,1).");
         if (!(MassGuard > 0)) throw new ArgumentOutOfRangeException(nameof(MassGuard), MassGuard, "MassGuard must be > 0.");
+        if (!Enum.IsDefined(CutOff)) throw new ArgumentOutOfRangeException(nameof(CutOff), CutOff, "CutOff must be Soft or Hard.");
     }
 }
 
@@ -56,9 +70,23 @@ public enum SparseKernel
 /// <param name="DecoderBytes">Bytes of the stored decoder (all levels' <see cref="CellMatrix"/>, including the Voronoi-field weights).</param>
 /// <param name="TorchCooBytes">Bytes the image matrices take as torch COO tensors (the <see cref="SparseKernel.TorchCoo"/> path).</param>
 /// <param name="DenseBytes">What the naive dense 4-D array (bands × keypoints × C × H × W, float32) would take.</param>
+/// <param name="BuildSeconds">Wall time of the whole build (detection included when the basis detected its keypoints).</param>
 public sealed record SiftBasisDiagnostics(
     int Keypoints, int Bands, IReadOnlyList<DecoderLevel> Levels, long DecoderBytes, long TorchCooBytes, long DenseBytes,
-    double ReconstructionError, double ResamplingResidual, int UncoveredVoxels, double BuildSeconds);
+    double ReconstructionError, double ResamplingResidual, int UncoveredVoxels, double BuildSeconds)
+{
+    /// <summary>Where the build time went.</summary>
+    public SiftBuildPhases Phases { get; init; } = new(0, 0, 0, 0, 0, 0);
+}
+
+/// <summary>Seconds spent in each stage of <see cref="SiftFeatureBasis.Build"/>.</summary>
+/// <param name="Detect">SIFT detection on the luma (0 when keypoints were given).</param>
+/// <param name="ScaleSpace">Scale-space bands and their multi-resolution storage.</param>
+/// <param name="Assign">Voronoi assignment of all bands (Eq 4.18).</param>
+/// <param name="Smooth">Cell smoothing, cut-off and redistribution (Eq 4.26–4.39).</param>
+/// <param name="Matrices">Summing the bands' masks into the per-level matrices (Eq 4.40).</param>
+/// <param name="SelfCheck">Rendering D(1) and D(0) for the reconstruction check.</param>
+public sealed record SiftBuildPhases(double Detect, double ScaleSpace, double Assign, double Smooth, double Matrices, double SelfCheck);
 
 /// <summary>
 /// The SIFT feature basis of one image (thesis §4.1.3, §4.2, §4.3): a linear, differentiable decoder
@@ -139,68 +167,86 @@ public sealed class SiftFeatureBasis : IDisposable
         ScaleSpace.CheckImage(image, nameof(image));
         Devices.EnsureNativeLoaded();
         var x = image.detach().to(ScalarType.Float32).cpu().clone().DetachFromDisposeScope();
+        var detect = Stopwatch.StartNew();
         keypoints ??= SiftDetector.Detect(x, o.Detector);
+        double detectSeconds = detect.Elapsed.TotalSeconds;
         if (keypoints.Count == 0)
-            throw new InvalidOperationException($"The SIFT detector found no keypoints in this {x.shape[1]}×{x.shape[2]} image; lower Detector.ContrastThreshold (now {o.Detector.ContrastThreshold}).");
-        return Assemble(x, x, null, o, keypoints);
+        {
+            x.Dispose();
+            throw new InvalidOperationException($"The SIFT detector found no keypoints in this {image.shape[1]}×{image.shape[2]} image; lower Detector.ContrastThreshold (now {o.Detector.ContrastThreshold}).");
+        }
+        return Assemble(x, x, null, o, keypoints, detectSeconds);
     }
 
-    static SiftFeatureBasis Assemble(Tensor image, Tensor decomposed, Tensor? offset, SiftBasisOptions o, IReadOnlyList<SiftKeypoint> keypoints)
+    static SiftFeatureBasis Assemble(Tensor image, Tensor decomposed, Tensor? offset, SiftBasisOptions o, IReadOnlyList<SiftKeypoint> keypoints, double detectSeconds = 0)
     {
         var clock = Stopwatch.StartNew();
+        var phase = Stopwatch.StartNew();
+        double tSpace, tAssign = 0, tSmooth = 0, tMatrix = 0;
         int c = (int)image.shape[0], h = (int)image.shape[1], w = (int)image.shape[2], k = keypoints.Count;
         using var space = ScaleSpace.Build(decomposed, o.ScaleSpace);
         var layers = space.Layers;
+        tSpace = phase.Elapsed.TotalSeconds;
         int nLevels = layers.Max(l => l.Level) + 1;
-        int stride = c + 1;
-        var keys = new List<long>[nLevels]; var vals = new List<float>[nLevels];
-        for (int i = 0; i < nLevels; i++) { keys[i] = new(); vals[i] = new(); }
         var sizes = new (int, int)[nLevels];
         var layerCounts = new int[nLevels];
         var labels = new int[layers.Count][];
+        var builders = new CellMatrixBuilder[nLevels];
         int uncovered = 0;
         float fieldWeight = 1f / layers.Count;
-        for (int l = 0; l < layers.Count; l++)
-        {
-            var layer = layers[l];
-            int lh = layer.Height, lw = layer.Width, lv = layer.Level, p = lh * lw;
-            sizes[lv] = (lh, lw);
-            layerCounts[lv]++;
-            labels[l] = FeatureCells.Assign(keypoints, h, w, lh, lw, layer.Sigma, o.Eta);
-            var (py, px) = layer.PixelSize(h, w);
-            var masks = FeatureCells.Smooth(labels[l], lh, lw, layer.Sigma / Math.Sqrt(py * px), o.Sparsity, o.MassGuard);
-            uncovered += masks.UncoveredPixels;
-            var band = space.Stored[l].contiguous().data<float>().ToArray(); // [C, lh, lw]
-            var kl = keys[lv]; var vl = vals[lv];
-            for (int e = 0; e < masks.Value.Length; e++)
-            {
-                long pix = masks.Pixel[e];
-                float v = masks.Value[e];
-                kl.Add(pix * k + masks.Cell[e]);
-                for (int ch = 0; ch < c; ch++) vl.Add(v * band[ch * p + pix]);
-                vl.Add(v * fieldWeight);
-            }
-        }
         var matrices = new CellMatrix[nLevels];
-        var levelInfo = new List<DecoderLevel>();
-        for (int lv = 0; lv < nLevels; lv++)
+        var levelInfo = new DecoderLevel[nLevels];
+        // Bands are visited level by level (coarsest first) so that a level's matrix is finished, and its
+        // per-band masks freed, before the next level starts: peak memory is one level's masks, not all of them.
+        foreach (var level in layers.GroupBy(l => l.Level).OrderByDescending(g => g.Key))
         {
-            var (lh, lw) = sizes[lv];
-            matrices[lv] = CellMatrix.FromTriplets(lh, lw, k, stride, keys[lv], vals[lv]);
-            keys[lv] = null!; vals[lv] = null!;
+            int lv = level.Key;
+            foreach (var layer in level)
+            {
+                int l = layer.Index, lh = layer.Height, lw = layer.Width;
+                sizes[lv] = (lh, lw);
+                layerCounts[lv]++;
+                builders[lv] ??= new CellMatrixBuilder(lh, lw, k, c);
+                phase.Restart();
+                labels[l] = FeatureCells.Assign(keypoints, h, w, lh, lw, layer.Sigma, o.Eta);
+                tAssign += phase.Elapsed.TotalSeconds; phase.Restart();
+                var masks = CellMasksOf(o, labels[l], layer, h, w);
+                uncovered += masks.UncoveredPixels;
+                tSmooth += phase.Elapsed.TotalSeconds; phase.Restart();
+                var band = space.Stored[l].contiguous().data<float>().ToArray(); // [C, lh, lw]
+                builders[lv].Add(masks, band, fieldWeight);
+                tMatrix += phase.Elapsed.TotalSeconds;
+            }
+            phase.Restart();
+            var (mh, mw) = sizes[lv];
+            matrices[lv] = builders[lv].Build();
+            builders[lv] = null!;
             long pairs = matrices[lv].Entries, nnz = pairs * c;
-            levelInfo.Add(new DecoderLevel(lv, lh, lw, layerCounts[lv], nnz, matrices[lv].Bytes, nnz * (2 * 8 + 4), nnz * (4 + 4) + (c * (long)lh * lw + 1) * 4));
+            levelInfo[lv] = new DecoderLevel(lv, mh, mw, layerCounts[lv], nnz, matrices[lv].Bytes, nnz * (2 * 8 + 4), nnz * (4 + 4) + (c * (long)mh * mw + 1) * 4);
+            tMatrix += phase.Elapsed.TotalSeconds;
         }
         var basis = new SiftFeatureBasis(image, o, keypoints, layers, matrices, sizes, labels, offset?.DetachFromDisposeScope());
+        phase.Restart();
         using (var scope = NewDisposeScope())
         {
             basis.Target = basis.Render(ones(1, k)).squeeze(0).detach().DetachFromDisposeScope();
             basis.Baseline = basis.Render(zeros(1, k)).squeeze(0).detach().DetachFromDisposeScope();
-            double err = (basis.Target - image).abs().max().item<float>();
+            double err = (basis.Target - image).abs().max().to_type(ScalarType.Float64).item<double>();
+            double tCheck = phase.Elapsed.TotalSeconds;
+            var phases = new SiftBuildPhases(detectSeconds, tSpace, tAssign, tSmooth, tMatrix, tCheck);
             basis.Diagnostics = new SiftBasisDiagnostics(k, layers.Count, levelInfo, levelInfo.Sum(l => l.Bytes), levelInfo.Sum(l => l.CooBytes),
-                (long)layers.Count * k * c * h * w * 4, err, space.ResamplingResidual, uncovered, clock.Elapsed.TotalSeconds);
+                (long)layers.Count * k * c * h * w * 4, err, space.ResamplingResidual, uncovered, detectSeconds + clock.Elapsed.TotalSeconds)
+            { Phases = phases };
         }
         return basis;
+    }
+
+    /// <summary>The cell masks of one band with the options' smoothing, cut-off and redistribution (Eq 4.26–4.39).</summary>
+    static CellMasks CellMasksOf(SiftBasisOptions o, int[] labels, ScaleSpaceLayer layer, int h, int w)
+    {
+        var (py, px) = layer.PixelSize(h, w);
+        double sigma = o.Smoothing ? layer.Sigma / Math.Sqrt(py * px) : 0;
+        return FeatureCells.Smooth(labels, layer.Height, layer.Width, sigma, o.Sparsity, o.MassGuard, o.CutOff, o.Redistribute);
     }
 
     /// <summary>
@@ -285,21 +331,22 @@ public sealed class SiftFeatureBasis : IDisposable
         {
             if (_massWeights is not null) return _massWeights;
             using var scope = NewDisposeScope();
-            var norms = new List<Tensor>();
             var dev = Device;
+            var norms = new float[K];
+            using var noGrad = no_grad();
             for (int j0 = 0; j0 < K; j0 += 64)
             {
+                using var batch = NewDisposeScope(); // each batch's renderings are freed before the next one
                 int j1 = Math.Min(K, j0 + 64);
                 var basisVectors = zeros(j1 - j0, K, device: dev);
                 basisVectors.index_put_(ones(j1 - j0, device: dev), arange(j1 - j0, dtype: ScalarType.Int64, device: dev), arange(j0, j1, dtype: ScalarType.Int64, device: dev));
-                using var noGrad = no_grad();
                 var img = Render(basisVectors);
                 if (_offset is not null) img = img - _offset.to(dev).unsqueeze(0);
-                norms.Add(img.reshape(j1 - j0, -1).norm(1));
+                img.reshape(j1 - j0, -1).norm(1).cpu().data<float>().ToArray().CopyTo(norms, j0);
             }
-            var wts = cat(norms);
+            var wts = tensor(norms).to(dev);
             var mean = wts.mean();
-            wts = mean.item<float>() > 0 ? wts / mean : ones_like(wts);
+            wts = mean.to_type(ScalarType.Float64).item<double>() > 0 ? wts / mean : ones_like(wts);
             _massWeights = wts.DetachFromDisposeScope();   // owned by the basis, whatever scope asked first
             return _massWeights;
         }
@@ -321,11 +368,13 @@ public sealed class SiftFeatureBasis : IDisposable
 
     /// <summary>
     /// The basis as an ablation-path space (§4.3): masks φ ∈ R^K render as D(1 − φ), so φ = 0 is the image and the
-    /// baseline is the implicit θ = 0; masses are weighted by <see cref="MassWeights"/> (Eq 4.45). The space borrows
-    /// this basis (dispose the basis, not the space, when done).
+    /// baseline is the implicit θ = 0. <paramref name="metric"/> chooses the metric on R^K (§4.3.3):
+    /// <see cref="SiftMetric.Euclidean"/> (isotropic L², Fig 4.9; the default) or <see cref="SiftMetric.Weighted"/>
+    /// (⟨u, v⟩ = Σ W_j u_j v_j with the mass weights W_j of Eq 4.45, Fig 4.10), which enters both the time normalisation
+    /// (masses mean(W⊙φ)) and the gradient step (the metric gradient W⁻¹∇). The space borrows this basis (dispose the
+    /// basis, not only the space, when done).
     /// </summary>
-    public XaiLab.Saliency.AblationPaths.FeaturePathSpace AsPathSpace() =>
-        new(Render, K, MassWeights, ScalarType.Float32, Device);
+    public SiftPathSpace AsPathSpace(SiftMetric metric = SiftMetric.Euclidean) => new(this, metric);
 
     /// <summary>Moves the decoder matrices to <paramref name="device"/> (returns this).</summary>
     public SiftFeatureBasis To(Device device)
@@ -370,8 +419,7 @@ public sealed class SiftFeatureBasis : IDisposable
             var (r, g, b) = FeatureCells.Colour((int)full[i]);
             hard[i] = r; hard[plane + i] = g; hard[2 * plane + i] = b;
         }
-        var (py, px) = band.PixelSize(Height, Width);
-        var masks = FeatureCells.Smooth(lab, lh, lw, band.Sigma / Math.Sqrt(py * px), Options.Sparsity, Options.MassGuard);
+        var masks = CellMasksOf(Options, lab, band, Height, Width);
         var smooth = new float[3 * lh * lw];
         for (int e = 0; e < masks.Value.Length; e++)
         {

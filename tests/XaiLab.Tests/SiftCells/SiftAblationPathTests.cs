@@ -9,8 +9,10 @@ namespace XaiLab.Tests.SiftCells;
 /// <summary>Ablation paths in the SIFT feature basis (§4.3): masks are gain vectors θ ∈ R^K, the baseline θ = 0.</summary>
 public class SiftAblationPathTests
 {
-    [Fact]
-    public void PathInTheFeatureBasisKeepsTheAxiomsAndPointsAtTheDecisiveRegion()
+    [Theory]
+    [InlineData(SiftMetric.Euclidean)]
+    [InlineData(SiftMetric.Weighted)]
+    public void PathInTheFeatureBasisKeepsTheAxiomsAndPointsAtTheDecisiveRegion(SiftMetric metric)
     {
         using var scope = NewDisposeScope();
         const int H = 64, W = 64, R0 = 8, R1 = 24, C0 = 36, C1 = 52;
@@ -23,7 +25,8 @@ public class SiftAblationPathTests
         using var basis = SiftFeatureBasis.Build(image);
         Assert.True(basis.K >= 8, $"too few keypoints: {basis.K}");
         var options = new AblationPathOptions { Steps = 8, MaxIterations = 25, Seed = 2 };
-        using var space = basis.AsPathSpace();
+        using var space = basis.AsPathSpace(metric);
+        Assert.Equal(metric == SiftMetric.Weighted, space.MassWeights is not null);
         using var r = AblationPath.Optimise(model, space, 0, options);
         Assert.Equal(new long[] { 8, basis.K }, r.Path.shape);
         PathRepairTests.AssertAxioms(r.Path, space.MassWeights);
@@ -35,6 +38,9 @@ public class SiftAblationPathTests
         Assert.Equal(0, r.Curve.TopClass[0]);
 
         // Heatmap of §4.3.4A: the Voronoi field of the kept gains (1 − mean_t φ) peaks on or next to the decisive patch.
+        // (Euclidean metric only: in the weighted metric the gradient W⁻¹∇ moves the many light, small-σ features first,
+        // so the plain time average is dominated by them; the path itself is checked above.)
+        if (metric != SiftMetric.Euclidean) return;
         var keep = (1 - r.Path.mean(new long[] { 0 })).unsqueeze(0).to(basis.Device);
         var field = basis.VoronoiField(keep)[0].to(CPU);
         int at = (int)field.argmax().item<long>();
