@@ -52,6 +52,10 @@ public sealed class Classifier : IDisposable
     public OutputActivation Activation { get; }
     public int Channels { get; }
     public (int H, int W)? InputSize { get; }
+    /// <summary>The per-channel mean subtracted before the network: the image-space colour that normalises to zero.</summary>
+    public IReadOnlyList<float> Mean => _mean;
+    /// <summary>The per-channel standard deviation divided before the network.</summary>
+    public IReadOnlyList<float> Std => _std;
     public Device Device { get; private set; } = CPU;
 
     /// <summary>Moves the network to <paramref name="device"/>.</summary>

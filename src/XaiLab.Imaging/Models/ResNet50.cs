@@ -37,17 +37,18 @@ public sealed class ResNetBottleneck : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = nn.functional.relu(bn1.forward(conv1.forward(x)));
-        h = nn.functional.relu(bn2.forward(conv2.forward(h)));
-        h = bn3.forward(conv3.forward(h));
-        var shortcut = downsample is null ? x : downsample.forward(x);
+        // call(), not forward(): every submodule runs its forward hooks (Grad-CAM and the sanity checks hook by name).
+        var h = nn.functional.relu(bn1.call(conv1.call(x)));
+        h = nn.functional.relu(bn2.call(conv2.call(h)));
+        h = bn3.call(conv3.call(h));
+        var shortcut = downsample is null ? x : downsample.call(x);
         return nn.functional.relu(h + shortcut).MoveToOuterDisposeScope();
     }
 }
 
 /// <summary>
 /// ResNet50 (He et al. 2016) with TorchVision's layout and state-dict names (<c>conv1, bn1, layer1..4, fc</c>; blocks
-/// [3,4,6,3]); normalised images <c>[N,3,H,W]</c> → logits <c>[N,K]</c>. Grad-CAM's usual layer is <c>layer4</c>.
+/// [3,4,6,3]); normalised images <c>[N,3,H,W]</c> → logits <c>[N,K]</c>. Grad-CAM's usual layer is <c>layer4</c> (TorchRay's benchmark). Every submodule is run with <c>call</c>, so forward hooks on any named module fire.
 /// <para>With <c>caffe: true</c> it is the original Caffe ResNet50 that TorchRay's VOC/COCO models were converted from:
 /// the stem convolution has a bias, the max pool has no padding and rounds up (ceil mode), and the first block of
 /// stages 2–4 strides its first 1×1 convolution instead of the 3×3 one.</para>
@@ -97,8 +98,9 @@ public sealed class ResNet50 : nn.Module<Tensor, Tensor>
         if (x.dim() != 4 || x.shape[1] != 3)
             throw new ArgumentException($"ResNet50 expects normalised images [N,3,H,W]; got [{string.Join(",", x.shape)}].");
         using var scope = NewDisposeScope();
-        var h = maxpool.forward(nn.functional.relu(bn1.forward(conv1.forward(x))));
-        h = layer4.forward(layer3.forward(layer2.forward(layer1.forward(h))));
-        return fc.forward(h.mean(new long[] { 2, 3 })).MoveToOuterDisposeScope();
+        // call(), not forward(): the hooks of every submodule fire, so that Grad-CAM can read `layer4` (TorchRay's layer).
+        var h = maxpool.call(nn.functional.relu(bn1.call(conv1.call(x))));
+        h = layer4.call(layer3.call(layer2.call(layer1.call(h))));
+        return fc.call(h.mean(new long[] { 2, 3 })).MoveToOuterDisposeScope();
     }
 }

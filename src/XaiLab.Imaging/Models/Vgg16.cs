@@ -8,7 +8,8 @@ namespace XaiLab.Imaging.Models;
 /// VGG16 (Simonyan and Zisserman 2015) with TorchVision's layout and state-dict names: <c>features.{0,2,5,7,10,12,14,17,19,21,24,26,28}</c>
 /// are the 3×3 convolutions (each followed by a ReLU, max pools at 4, 9, 16, 23, 30), <c>avgpool</c> pools adaptively to 7×7,
 /// and <c>classifier.{0,3,6}</c> are the linear layers (ReLU and dropout 0.5 between). Takes normalised images
-/// <c>[N,3,H,W]</c>, gives logits <c>[N,K]</c>. Grad-CAM's usual layer is <c>features.29</c> (the last ReLU).
+/// <c>[N,3,H,W]</c>, gives logits <c>[N,K]</c>. Grad-CAM's usual layer is <c>features.29</c> (the ReLU before the last max pool, 14×14 at 224 px; TorchRay's benchmark).
+/// Every submodule is run with <c>call</c>, so forward hooks on any named module fire.
 /// </summary>
 public sealed class Vgg16 : nn.Module<Tensor, Tensor>
 {
@@ -59,7 +60,8 @@ public sealed class Vgg16 : nn.Module<Tensor, Tensor>
         if (x.dim() != 4 || x.shape[1] != 3)
             throw new ArgumentException($"VGG16 expects normalised images [N,3,H,W]; got [{string.Join(",", x.shape)}].");
         using var scope = NewDisposeScope();
-        var h = avgpool.forward(features.forward(x)).flatten(1);
-        return classifier.forward(h).MoveToOuterDisposeScope();
+        // call(), not forward(): the hooks of every submodule fire (Grad-CAM reads `features.29`, TorchRay's layer).
+        var h = avgpool.call(features.call(x)).flatten(1);
+        return classifier.call(h).MoveToOuterDisposeScope();
     }
 }

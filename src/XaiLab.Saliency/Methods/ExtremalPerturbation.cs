@@ -9,7 +9,8 @@ namespace XaiLab.Saliency.Methods;
 /// (Fong, Patrick &amp; Vedaldi, ICCV 2019): areas {2.5, 5, 10, 20} % (VOC; use <see cref="CocoAreas"/> for COCO),
 /// blur pyramid of 8 levels up to σ 20 px, smooth-max masks with node step 7 px and kernel σ 21 px, 800 iterations,
 /// final smoothing 0.09·min(H,W), preserve variant; SGD with learning rate 0.01 and momentum 0.9 (dampening 0.9),
-/// area-constraint weight 300 growing by 1.0035 per iteration. Pixel sizes refer to 224-px inputs.
+/// area-constraint weight 300 growing by 1.0035 per iteration, the constraint counting the mask over the image and a
+/// margin of σ pixels around it. Pixel sizes refer to 224-px inputs.
 /// </summary>
 public sealed record ExtremalPerturbationOptions
 {
@@ -28,9 +29,9 @@ public sealed record ExtremalPerturbationOptions
     public double MaxBlur { get; init; } = 20;
     /// <summary>Spacing (pixels) of the mask parameter nodes; default 7.</summary>
     public int Step { get; init; } = 7;
-    /// <summary>Radius σ (pixels) of the smooth-max kernel; default 21.</summary>
+    /// <summary>Radius σ (pixels) of the smooth-max kernel; default 21. The mask also extends σ pixels beyond the image (TorchRay's margin).</summary>
     public double Sigma { get; init; } = 21;
-    /// <summary>Final Gaussian smoothing of the masks, σ = Smooth·min(H,W) (zero padding); default 0.09; 0 = off.</summary>
+    /// <summary>Final Gaussian smoothing of the masks, σ = Smooth·min(H,W) (zero padding, radius ⌈4σ⌉); default 0.09; 0 = off.</summary>
     public double Smooth { get; init; } = 0.09;
     /// <summary>SGD learning rate; default 0.01.</summary>
     public double LearningRate { get; init; } = 0.01;
@@ -46,20 +47,34 @@ public sealed record ExtremalPerturbationOptions
     public ExplainedOutput Output { get; init; } = ExplainedOutput.Logit;
     /// <summary>Masks optimised per forward pass (memory knob); default all areas at once.</summary>
     public int BatchSize { get; init; } = int.MaxValue;
+    /// <summary>
+    /// Count only the image pixels in the area constraint (false = TorchRay: the mask over the image plus its σ margin).
+    /// With true, masks come out smaller and more of their mass sits in the corners; default false.
+    /// </summary>
+    public bool AreaOnImageOnly { get; init; }
+    /// <summary>
+    /// Extend the image by replicating its border when blurring (false = TorchRay: the normalised image is zero-padded,
+    /// i.e. the border takes the model's mean colour <see cref="Classifier.Mean"/>); default false.
+    /// </summary>
+    public bool ReplicateBorder { get; init; }
 }
 
 /// <summary>
-/// Extremal Perturbation, preserve variant (Fong, Patrick &amp; Vedaldi 2019). For each target area a, a mask
-/// m_a ∈ [0,1]^{H×W} is optimised to maximise the class output of the perturbed image
+/// Extremal Perturbation, preserve variant (Fong, Patrick &amp; Vedaldi 2019), as TorchRay's <c>extremal_perturbation</c>.
+/// For each target area a, a mask m_a ∈ [0,1] is optimised to maximise the class output of the perturbed image
 /// <c>Φ(x; m) = pyramid level m·(L−1)</c> (linear interpolation between the blur levels; m = 1 keeps the pixel, m = 0 takes
 /// the most blurred one) under the area constraint <c>λ·mean((vecsort(m) − r_a)²)</c>, where r_a is the target profile
 /// with a fraction 1 − a of zeros followed by ones. Masks are <em>smooth</em>: parameters p on a grid of step s
 /// (p ∈ [0,1], clamped after each step, initialised to 1 as in TorchRay) and
 /// <c>m(u) = smax_j k(|u − u_j|/σ) p_j</c> over the (2r+1)² nodes around u, r = 1 + ⌈σ/s⌉, with
 /// <c>k(z) = exp(−2·max(z − ½, 0)²)</c> and the smooth maximum <c>smax(v) = Σ v_j softmax(20 v)_j</c> (paper §3.2).
-/// Deviation from TorchRay, documented: the area constraint is computed on the image pixels only (TorchRay also counts
-/// a margin of σ pixels around the image); the blur pyramid extends the border by replication. The saliency <c>[H,W]</c> is the sum of the smoothed masks over all areas
-/// (TorchRay benchmark). Deterministic (no random numbers). Diagnostics: <c>rewards</c> and <c>mask_areas</c> per area.
+/// As in TorchRay the mask is generated on the image plus a margin of σ pixels (node j at image position s·j); the
+/// perturbation uses the part over the image and the area constraint the whole mask (margin included;
+/// <see cref="ExtremalPerturbationOptions.AreaOnImageOnly"/> drops the margin). The blur pyramid is TorchRay's
+/// <c>imsmooth</c> of the normalised image (radius ⌈4σ⌉, zero padding = the mean colour in image space). The saliency
+/// <c>[H,W]</c> is the sum of the smoothed masks over all areas (TorchRay benchmark).
+/// Deviations kept: no random numbers (TorchRay's flip jitter is deterministic too); the final smoothing is applied at the
+/// model's input size (TorchRay: after resizing to the original image). Diagnostics: <c>rewards</c> and <c>mask_areas</c> per area.
 /// </summary>
 public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = null) : ISaliencyMethod
 {
@@ -69,64 +84,95 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
     const double Coldness = 20;
 
     /// <summary>
-    /// The smooth-max mask generator for an H×W image: <see cref="Generate"/> maps parameters <c>[K, ph·pw]</c> to masks <c>[K,H,W]</c>.
+    /// The smooth-max mask generator for an H×W image with a margin (TorchRay's <c>MaskGenerator</c> geometry):
+    /// <see cref="Generate"/> maps parameters <c>[K, ph·pw]</c> to the full masks <c>[K, OutHeight, OutWidth]</c>, whose
+    /// rows/columns [<see cref="Offset"/>, Offset + H) lie over the image (<see cref="Crop"/>).
     /// </summary>
     public sealed class MaskGenerator : IDisposable
     {
-        // For each pixel u the (2r+1)² nodes around its cell (⌊u_y/s⌋, ⌊u_x/s⌋) are read by unfolding the zero-padded
-        // parameter grid once per cell and replicating each cell's values over its s×s pixels (nearest upsampling):
-        // dense tensor work whose backward pass is a cheap sum, instead of a per-pixel gather.
-        readonly Tensor _weight; // [n, H, W]: k(|u − u_j|/σ) for the n = (2r+1)² neighbour nodes of each pixel
-        readonly int _radius, _step;
+        // Each output pixel u reads the (2r+1)² parameters around its cell ⌊u/s⌋: the zero-padded parameter grid is
+        // unfolded once per cell and each cell's values are replicated over its s×s pixels (nearest upsampling): dense
+        // tensor work whose backward pass is a cheap sum, instead of a per-pixel gather.
+        readonly Tensor _weight; // [n, OutHeight, OutWidth]: k(|u − u_j|/σ) for the n = (2r+1)² neighbour nodes of each pixel
+        readonly int _radius, _step, _padding, _midH, _midW;
         public int Height { get; }
         public int Width { get; }
         public int ParamHeight { get; }
         public int ParamWidth { get; }
+        /// <summary>Rows of the full mask (image, margin above, and what the cell grid gives below).</summary>
+        public int OutHeight { get; }
+        /// <summary>Columns of the full mask.</summary>
+        public int OutWidth { get; }
+        /// <summary>Index of the first full-mask row/column over the image: round(margin).</summary>
+        public int Offset { get; }
+        /// <summary>The margin (pixels) by which the node grid is shifted into the full mask.</summary>
+        public double Margin { get; }
 
-        public MaskGenerator(int height, int width, int step, double sigma, Device device)
+        /// <param name="margin">Pixels of mask around the image; null = σ (TorchRay).</param>
+        public MaskGenerator(int height, int width, int step, double sigma, Device device, double? margin = null)
         {
             Height = height; Width = width; _step = step;
+            Margin = margin ?? sigma;
+            if (Margin < 0) throw new ArgumentOutOfRangeException(nameof(margin), $"extremal-perturbation: the mask margin must be ≥ 0; got {Margin}.");
             ParamHeight = (int)Math.Ceiling((double)height / step);
             ParamWidth = (int)Math.Ceiling((double)width / step);
             int r = _radius = 1 + (int)Math.Ceiling(sigma / step), side = 2 * r + 1, n = side * side;
-            var wts = new float[n * height * width];
-            for (int dy = -r, k = 0; dy <= r; dy++)
-            for (int dx = -r; dx <= r; dx++, k++)
-            for (int u = 0; u < height; u++)
-            for (int v = 0; v < width; v++)
+            _padding = 1 + (int)Math.Ceiling((Margin + sigma) / step);
+            _midH = ParamHeight + 2 * _padding - 2 * r;
+            _midW = ParamWidth + 2 * _padding - 2 * r;
+            OutHeight = step * _midH - step + 1;
+            OutWidth = step * _midW - step + 1;
+            Offset = (int)Math.Round(Margin, MidpointRounding.ToEven);
+            if (Offset + height > OutHeight || Offset + width > OutWidth)
+                throw new ArgumentException($"extremal-perturbation: step {step}, σ {sigma} and margin {Margin} give a {OutHeight}×{OutWidth} mask that does not cover the {height}×{width} image.");
+            var wts = new float[n * OutHeight * OutWidth];
+            for (int ky = 0, k = 0; ky < side; ky++)
+            for (int kx = 0; kx < side; kx++, k++)
+            for (int u = 0; u < OutHeight; u++)
+            for (int v = 0; v < OutWidth; v++)
             {
-                int iy = u / step + dy, ix = v / step + dx;
-                double dist = Math.Sqrt(Math.Pow(u - step * iy, 2) + Math.Pow(v - step * ix, 2)) / sigma;
-                wts[(k * height + u) * width + v] = (float)Math.Exp(-2 * Math.Pow(Math.Max(dist - 0.5, 0), 2));
+                int iy = u / step + ky - _padding, ix = v / step + kx - _padding;
+                double dist = Math.Sqrt(Math.Pow(u - (Margin + step * iy), 2) + Math.Pow(v - (Margin + step * ix), 2)) / sigma;
+                wts[(k * OutHeight + u) * OutWidth + v] = (float)Math.Exp(-2 * Math.Pow(Math.Max(dist - 0.5, 0), 2));
             }
-            _weight = tensor(wts, new long[] { n, height, width }, device: device).DetachFromDisposeScope();
+            _weight = tensor(wts, new long[] { n, OutHeight, OutWidth }, device: device).DetachFromDisposeScope();
         }
 
-        /// <summary>Masks <c>[K,H,W]</c> in [0,1] from parameters <c>[K, ParamHeight·ParamWidth]</c> (differentiable).</summary>
+        /// <summary>Full masks <c>[K,OutHeight,OutWidth]</c> in [0,1] from parameters <c>[K, ParamHeight·ParamWidth]</c> (differentiable).</summary>
         public Tensor Generate(Tensor parameters)
         {
             using var scope = NewDisposeScope();
             long k = parameters.shape[0];
             int side = 2 * _radius + 1;
             var grid = parameters.view(k, 1, ParamHeight, ParamWidth);
-            var padded = nn.functional.pad(grid, new long[] { _radius, _radius, _radius, _radius });
-            var cells = nn.functional.unfold(padded, side).view(k, side * side, ParamHeight, ParamWidth);
-            var up = nn.functional.interpolate(cells, new long[] { ParamHeight * _step, ParamWidth * _step }, mode: InterpolationMode.Nearest);
-            up = up[.., .., TensorIndex.Slice(0, Height), TensorIndex.Slice(0, Width)];
+            var padded = nn.functional.pad(grid, new long[] { _padding, _padding, _padding, _padding });
+            var cells = nn.functional.unfold(padded, side).view(k, side * side, _midH, _midW);
+            var up = nn.functional.interpolate(cells, new long[] { _midH * _step, _midW * _step }, mode: InterpolationMode.Nearest);
+            up = up[.., .., TensorIndex.Slice(0, OutHeight), TensorIndex.Slice(0, OutWidth)];
             var values = up * _weight.unsqueeze(0);
             var m = (values * (values * Coldness).softmax(1)).sum(new long[] { 1 });
             return m.clamp(0, 1).MoveToOuterDisposeScope();
         }
 
+        /// <summary>The part <c>[K,H,W]</c> of full masks <c>[K,OutHeight,OutWidth]</c> that lies over the image.</summary>
+        public Tensor Crop(Tensor full) =>
+            full[.., TensorIndex.Slice(Offset, Offset + Height), TensorIndex.Slice(Offset, Offset + Width)];
+
         public void Dispose() => _weight.Dispose();
     }
 
-    /// <summary>The blur pyramid <c>[L,C,H,W]</c>: level l blurred with σ_max·(1 − l/(L−1)); the last level is the image.</summary>
-    public static Tensor BlurPyramid(Tensor image, int levels, double maxBlur)
+    /// <summary>
+    /// The blur pyramid <c>[L,C,H,W]</c>: level l blurred with σ_max·(1 − l/(L−1)) (kernel radius ⌈4σ⌉ as TorchRay's
+    /// <c>imsmooth</c>); the last level is the image. The border is padded with <paramref name="fill"/> (one value per
+    /// channel; TorchRay: the mean colour) or, when it is null, replicated.
+    /// </summary>
+    public static Tensor BlurPyramid(Tensor image, int levels, double maxBlur, IReadOnlyList<float>? fill = null)
     {
         using var scope = NewDisposeScope();
         var x = image.unsqueeze(0);
-        var lv = Enumerable.Range(0, levels).Select(l => ImageFilters.GaussianBlur(x, maxBlur * (1 - (double)l / (levels - 1)))[0]).ToArray();
+        var border = fill is null ? ImageFilters.Border.Replicate : ImageFilters.Border.Constant;
+        var lv = Enumerable.Range(0, levels)
+            .Select(l => ImageFilters.GaussianBlur(x, maxBlur * (1 - (double)l / (levels - 1)), border, ImageFilters.TorchRayRadius, fill)[0]).ToArray();
         return stack(lv).MoveToOuterDisposeScope();
     }
 
@@ -158,9 +204,10 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
         using var scope = NewDisposeScope();
         var x = MethodSupport.PrepareImage(model, image, classIndex, Name).to_type(ScalarType.Float32);
         int h = (int)x.shape[1], w = (int)x.shape[2];
-        var pyramid = BlurPyramid(x, Options.BlurLevels, Options.MaxBlur);
+        var pyramid = BlurPyramid(x, Options.BlurLevels, Options.MaxBlur, Options.ReplicateBorder ? null : model.Mean);
         using var gen = new MaskGenerator(h, w, Options.Step, Options.Sigma, x.device);
-        int areas = Options.Areas.Count, n = h * w;
+        int areas = Options.Areas.Count;
+        int n = Options.AreaOnImageOnly ? h * w : gen.OutHeight * gen.OutWidth;
         var results = new List<Tensor>();
         var rewards = new double[areas];
         var batchSize = Math.Min(Options.BatchSize, areas);
@@ -179,11 +226,12 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
                 Tensor grad;
                 using (enable_grad())
                 {
-                    var m = gen.Generate(pv);
-                    var xp = ApplyPyramid(pyramid, m);
+                    var full = gen.Generate(pv);
+                    var m = gen.Crop(full);
+                    var xp = ApplyPyramid(pyramid, m.contiguous());
                     if (Options.Jitter && t % 2 == 0) xp = xp.flip(3);
                     var reward = MethodSupport.ClassOutput(model, xp, classIndex, Options.Output);
-                    var sorted = m.view(k, n).sort(1).Values;
+                    var sorted = (Options.AreaOnImageOnly ? m : full).reshape(k, n).sort(1, descending: false, stable: true).Values; // stable: ties (the periodic initial mask has many) are broken by position
                     var regul = (sorted - reference).pow(2).mean(new long[] { 1 }) * lambda;
                     var energy = (reward - regul).sum();
                     grad = autograd.grad(new[] { -energy }, new[] { pv })[0];
@@ -204,9 +252,9 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
             }
             using (no_grad())
             {
-                var masks = gen.Generate(p).unsqueeze(1);
+                var masks = gen.Crop(gen.Generate(p)).unsqueeze(1);
                 if (Options.Smooth > 0)
-                    masks = ImageFilters.GaussianBlur(masks, Options.Smooth * Math.Min(h, w), ImageFilters.Border.Zero);
+                    masks = ImageFilters.GaussianBlur(masks, Options.Smooth * Math.Min(h, w), ImageFilters.Border.Zero, ImageFilters.TorchRayRadius);
                 results.Add(masks.squeeze(1));
             }
         }

@@ -8,9 +8,10 @@ namespace XaiLab.Saliency.Methods;
 public sealed record GradCamOptions
 {
     /// <summary>
-    /// Name of the layer whose output activations A are used, as listed by <c>Network.named_modules()</c>
-    /// (e.g. <c>features.29</c> for VGG16, <c>layer4</c> for ResNet50 — TorchRay's benchmark choices).
-    /// Null = the last leaf module (in call order) whose output is 4-D with more than one spatial position.
+    /// Name of the layer whose output activations A are used, as listed by <c>Network.named_modules()</c>.
+    /// Null = <see cref="GradCam.DefaultLayer"/>: TorchRay's benchmark layers, <c>layer4</c> for ResNets and
+    /// <c>features.29</c> (the ReLU before pool5) for VGG16; for other networks the last leaf module (in call order)
+    /// whose output is 4-D with more than one spatial position.
     /// </summary>
     public string? Layer { get; init; }
     /// <summary>Differentiated output; default the logit y^c (Selvaraju et al. 2017).</summary>
@@ -47,7 +48,7 @@ public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
     {
         using var scope = NewDisposeScope();
         var x = MethodSupport.PrepareImage(model, image, classIndex, Name).unsqueeze(0);
-        string layerName = Options.Layer ?? LastSpatialLayer(model, x);
+        string layerName = Options.Layer ?? DefaultLayer(model, x);
         var layer = FindLayer(model.Network, layerName);
         Tensor? captured = null;
         // TorchSharp's Sequential disposes intermediate results: keep our own handle on the activations and pass a
@@ -74,6 +75,20 @@ public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
             ["layer"] = layerName,
             ["activation_shape"] = string.Join("x", a.shape),
         });
+    }
+
+    /// <summary>
+    /// The layer Grad-CAM uses when none is named: TorchRay's benchmark choice for the architectures it evaluates —
+    /// <c>features.29</c> for <see cref="XaiLab.Imaging.Models.Vgg16"/>, <c>layer4</c> for any network with TorchVision's
+    /// ResNet names (a module <c>layer4</c> next to <c>fc</c>) — otherwise the last leaf module, in forward-call order,
+    /// whose output is 4-D with h·w &gt; 1 (found by one hooked forward pass on <paramref name="x"/> <c>[1,C,H,W]</c>).
+    /// </summary>
+    public static string DefaultLayer(Classifier model, Tensor x)
+    {
+        if (model.Network is XaiLab.Imaging.Models.Vgg16) return "features.29";
+        var names = LayerNames(model.Network);
+        if (names.Contains("layer4") && names.Contains("fc")) return "layer4";
+        return LastSpatialLayer(model, x);
     }
 
     /// <summary>The last leaf module (in forward-call order) whose output is 4-D with h·w &gt; 1, found by one hooked forward pass.</summary>

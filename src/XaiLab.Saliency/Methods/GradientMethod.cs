@@ -22,11 +22,20 @@ public sealed record GradientOptions
     public ChannelReduction Reduction { get; init; } = ChannelReduction.MaxAbs;
     /// <summary>Differentiated output; default the logit, as TorchRay's benchmark does.</summary>
     public ExplainedOutput Output { get; init; } = ExplainedOutput.Logit;
+    /// <summary>
+    /// Gaussian smoothing of the map before the argmax, σ = Smooth·max(H,W) pixels (kernel radius ⌈4σ⌉, replicated
+    /// border, as TorchRay's <c>imsmooth</c>); default 0.02, TorchRay's pointing-game benchmark; 0 = the raw gradient.
+    /// </summary>
+    public double Smooth { get; init; } = 0.02;
 }
 
 /// <summary>
 /// Plain gradient saliency (thesis §1.2.2B; Simonyan, Vedaldi &amp; Zisserman 2014): the map is
-/// <c>max_c |∂y/∂x_c|</c> per pixel, <c>[H,W]</c> at image resolution, where y is the class logit (default) or score.
+/// <c>max_c |∂y/∂x_c|</c> per pixel, <c>[H,W]</c> at image resolution, where y is the class logit (default) or score,
+/// then smoothed with a Gaussian of σ = <see cref="GradientOptions.Smooth"/>·max(H,W) as TorchRay's benchmark does
+/// (<c>gradient(…, smooth=0.02)</c>). Deviation kept: TorchRay smooths after resizing the map to the original image
+/// (σ relative to that size); we smooth at the model's input size and the evaluation resizes afterwards — identical when
+/// the image is scored at the model's size.
 /// </summary>
 public sealed class GradientMethod(GradientOptions? options = null) : ISaliencyMethod
 {
@@ -41,6 +50,11 @@ public sealed class GradientMethod(GradientOptions? options = null) : ISaliencyM
         var y = MethodSupport.ClassOutput(model, x, classIndex, Options.Output).sum();
         var g = autograd.grad(new[] { y }, new[] { x })[0][0];
         var map = Reduce(g, Options.Reduction);
+        if (Options.Smooth < 0 || double.IsNaN(Options.Smooth) || double.IsInfinity(Options.Smooth))
+            throw new ArgumentOutOfRangeException(nameof(Options.Smooth), $"{Name}: smoothing must be a finite number ≥ 0; got {Options.Smooth}.");
+        if (Options.Smooth > 0)
+            map = ImageFilters.GaussianBlur(map.unsqueeze(0).unsqueeze(0), Options.Smooth * Math.Max(map.shape[0], map.shape[1]),
+                ImageFilters.Border.Replicate, ImageFilters.TorchRayRadius)[0, 0];
         return new SaliencyMap(MethodSupport.Finish(map), Name, classIndex,
             new Dictionary<string, object> { ["output"] = y.to_type(ScalarType.Float64).item<double>() });
     }
@@ -59,9 +73,10 @@ public sealed record CentreOptions;
 
 /// <summary>
 /// The "centre" null method of the pointing game (Zhang et al. 2016; thesis Table 2.1 "Ctr."): it ignores the model and
-/// returns a centred Gaussian-like bump <c>[H,W]</c>, <c>s(y,x) = −((y−c_y)² + (x−c_x)²)</c> with c = ((H−1)/2, (W−1)/2),
-/// whose argmax is the central pixel (with an even side, the top-left of the central pixels: the first maximum in
-/// row-major order).
+/// returns a bump <c>[H,W]</c>, <c>s(y,x) = −((y−H/2)² + (x−W/2)²)</c>, whose argmax is the pixel (⌊W/2⌋, ⌊H/2⌋):
+/// TorchRay's benchmark points at (W/2, H/2) in pixel-index coordinates. Deviation kept: with an odd side TorchRay's
+/// point falls between two pixels; a map can only point at a pixel, and the first maximum in row-major order is the
+/// one at ⌊W/2⌋ (resp. ⌊H/2⌋). When the evaluation resizes the map to another image size the point moves by at most a pixel.
 /// </summary>
 public sealed class CentreMethod : ISaliencyMethod
 {
@@ -73,8 +88,8 @@ public sealed class CentreMethod : ISaliencyMethod
         using var scope = NewDisposeScope();
         var x = MethodSupport.PrepareImage(model, image, classIndex, Name);
         long h = x.shape[1], w = x.shape[2];
-        var ys = arange(h, dtype: ScalarType.Float32) - (h - 1) / 2.0;
-        var xs = arange(w, dtype: ScalarType.Float32) - (w - 1) / 2.0;
+        var ys = arange(h, dtype: ScalarType.Float32) - h / 2.0;
+        var xs = arange(w, dtype: ScalarType.Float32) - w / 2.0;
         var map = -(ys.pow(2).unsqueeze(1) + xs.pow(2).unsqueeze(0));
         return new SaliencyMap(MethodSupport.Finish(map), Name, classIndex);
     }

@@ -13,6 +13,12 @@ public enum IntegrationRule
     RiemannMidpoint,
     /// <summary>α_k = k/m, k = 0..m, end weights 1/(2m), inner 1/m: m + 1 evaluations, second-order accurate.</summary>
     Trapezoid,
+    /// <summary>
+    /// Gauss–Legendre quadrature with m nodes mapped from [−1,1] to [0,1] (α = (1 + ξ)/2, w = ω/2, ξ the roots of the
+    /// Legendre polynomial P_m): m evaluations, exact for polynomials of degree 2m − 1. Captum's default
+    /// (<c>method="gausslegendre"</c>).
+    /// </summary>
+    GaussLegendre,
 }
 
 /// <summary>Options of <see cref="IntegratedGradients"/> (defaults: Sundararajan, Taly &amp; Yan 2017).</summary>
@@ -20,7 +26,10 @@ public sealed record IntegratedGradientsOptions
 {
     /// <summary>Number of integration steps m; default 50 (the published and Captum default).</summary>
     public int Steps { get; init; } = 50;
-    /// <summary>Quadrature rule; default the paper's right Riemann sum.</summary>
+    /// <summary>
+    /// Quadrature rule; default the paper's right Riemann sum (Eq 3 of Sundararajan et al.). Captum's default is
+    /// <see cref="IntegrationRule.GaussLegendre"/> (maps differ by a few per cent of their maximum at 50 steps).
+    /// </summary>
     public IntegrationRule Rule { get; init; } = IntegrationRule.RiemannRight;
     /// <summary>Baseline x' <c>[C,H,W]</c> in image space [0,1]; null = black (all zeros).</summary>
     public Tensor? Baseline { get; init; }
@@ -47,11 +56,46 @@ public sealed class IntegratedGradients(IntegratedGradientsOptions? options = nu
     /// <summary>The integration nodes α_k and weights w_k of <paramref name="rule"/> with <paramref name="m"/> steps.</summary>
     public static (double[] Alphas, double[] Weights) Nodes(IntegrationRule rule, int m) => rule switch
     {
+        IntegrationRule.GaussLegendre => GaussLegendreNodes(m),
         IntegrationRule.RiemannRight => (Enumerable.Range(1, m).Select(k => (double)k / m).ToArray(), Enumerable.Repeat(1.0 / m, m).ToArray()),
         IntegrationRule.RiemannMidpoint => (Enumerable.Range(1, m).Select(k => (k - 0.5) / m).ToArray(), Enumerable.Repeat(1.0 / m, m).ToArray()),
         _ => (Enumerable.Range(0, m + 1).Select(k => (double)k / m).ToArray(),
               Enumerable.Range(0, m + 1).Select(k => k == 0 || k == m ? 0.5 / m : 1.0 / m).ToArray()),
     };
+
+    /// <summary>
+    /// Gauss–Legendre nodes and weights on [0,1] (ascending α): the roots ξ of P_m by Newton's method from the Chebyshev
+    /// guesses cos(π(i − ¼)/(m + ½)), weights ω = 2/((1 − ξ²)P_m'(ξ)²); α = (1 + ξ)/2, w = ω/2.
+    /// </summary>
+    public static (double[] Alphas, double[] Weights) GaussLegendreNodes(int m)
+    {
+        if (m <= 0) throw new ArgumentOutOfRangeException(nameof(m), $"Gauss–Legendre needs at least one node; got {m}.");
+        var a = new double[m];
+        var w = new double[m];
+        for (int i = 1; i <= m; i++)
+        {
+            double x = Math.Cos(Math.PI * (i - 0.25) / (m + 0.5)), dp = 0;
+            for (int it = 0; it < 100; it++)
+            {
+                // Three-term recurrence: P_0 = 1, P_1 = x, (k+1)P_{k+1} = (2k+1)xP_k − kP_{k−1}.
+                double p0 = 1, p1 = x;
+                for (int k = 1; k < m; k++) { double p2 = ((2 * k + 1) * x * p1 - k * p0) / (k + 1); p0 = p1; p1 = p2; }
+                dp = m * (x * p1 - p0) / (x * x - 1);
+                double dx = p1 / dp;
+                x -= dx;
+                if (Math.Abs(dx) < 1e-15) break;
+            }
+            {
+                double p0 = 1, p1 = x;
+                for (int k = 1; k < m; k++) { double p2 = ((2 * k + 1) * x * p1 - k * p0) / (k + 1); p0 = p1; p1 = p2; }
+                dp = m * (x * p1 - p0) / (x * x - 1);
+            }
+            // Roots come out descending in x; store ascending in α.
+            a[m - i] = (1 + x) / 2;
+            w[m - i] = 1 / ((1 - x * x) * dp * dp);
+        }
+        return (a, w);
+    }
 
     /// <summary>The attributions <c>[C,H,W]</c> (float32 or float64 like the image, on the CPU) and the diagnostics.</summary>
     public (Tensor Attributions, Dictionary<string, object> Diagnostics) Attribute(Classifier model, Tensor image, int classIndex)

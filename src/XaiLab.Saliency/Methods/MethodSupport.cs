@@ -40,6 +40,18 @@ public static class MethodSupport
     public static Tensor ClassOutput(Classifier model, Tensor batch, int classIndex, ExplainedOutput output) =>
         (output == ExplainedOutput.Score ? model.Scores(batch) : model.Logits(batch))[.., classIndex];
 
+    /// <summary>
+    /// An image shaped like <paramref name="like"/> <c>[C,H,W]</c> filled with the model's mean colour
+    /// (<see cref="Classifier.Mean"/>): the image that normalises to zero, i.e. what TorchRay's zero padding or zero
+    /// masking of the normalised input means in image space.
+    /// </summary>
+    public static Tensor MeanImage(Classifier model, Tensor like)
+    {
+        using var scope = NewDisposeScope();
+        var m = tensor(model.Mean.ToArray(), new long[] { model.Mean.Count, 1, 1 }, dtype: like.dtype, device: like.device);
+        return m.expand(like.shape).contiguous().MoveToOuterDisposeScope();
+    }
+
     /// <summary>Moves a finished map to the CPU as float32 <c>[h,w]</c>, detached, out of the caller's dispose scope.</summary>
     internal static Tensor Finish(Tensor map) =>
         map.detach().to(CPU).to_type(ScalarType.Float32).contiguous().MoveToOuterDisposeScope();
@@ -65,14 +77,17 @@ public static class ImageFilters
         Replicate,
         /// <summary>Zeros outside the image (used to smooth masks: mass does not leak in from outside).</summary>
         Zero,
+        /// <summary>A given colour per channel outside the image (e.g. the model's mean colour = TorchRay's zero padding of the normalised image).</summary>
+        Constant,
     }
 
     /// <summary>
-    /// Normalised 1-D Gaussian kernel of standard deviation <paramref name="sigma"/> pixels, radius ⌈3σ⌉ (at least 1).
+    /// Normalised 1-D Gaussian kernel of standard deviation <paramref name="sigma"/> pixels, radius
+    /// ⌈<paramref name="radiusFactor"/>·σ⌉ (at least 1). TorchRay's <c>imsmooth</c> uses radius ⌈4σ⌉ (<see cref="TorchRayRadius"/>).
     /// </summary>
-    public static Tensor Kernel1D(double sigma, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    public static Tensor Kernel1D(double sigma, ScalarType dtype = ScalarType.Float32, Device? device = null, double radiusFactor = 3)
     {
-        int r = Math.Max(1, (int)Math.Ceiling(3 * sigma));
+        int r = Math.Max(1, (int)Math.Ceiling(radiusFactor * sigma));
         var k = new double[2 * r + 1];
         double sum = 0;
         for (int i = -r; i <= r; i++) { k[i + r] = Math.Exp(-0.5 * i * i / (sigma * sigma)); sum += k[i + r]; }
@@ -80,21 +95,39 @@ public static class ImageFilters
         return tensor(k, dtype: dtype, device: device ?? CPU);
     }
 
+    /// <summary>The kernel radius factor of TorchRay's <c>imsmooth</c>: the kernel spans i ∈ [−⌈4σ⌉, ⌈4σ⌉].</summary>
+    public const double TorchRayRadius = 4;
+
     /// <summary>
     /// Blurs <paramref name="x"/> <c>[N,C,H,W]</c> with a Gaussian of standard deviation <paramref name="sigma"/> pixels
     /// (same σ for rows and columns), each channel separately. σ ≤ 0 returns a copy. The output has the input's shape.
     /// Replicate padding is applied in steps when the radius exceeds the image size, so any σ works.
+    /// The kernel radius is ⌈<paramref name="radiusFactor"/>·σ⌉ (3 by default; <see cref="TorchRayRadius"/> = TorchRay's <c>imsmooth</c>).
+    /// With <see cref="Border.Constant"/>, the outside takes the per-channel values <paramref name="fill"/> (length C).
     /// </summary>
-    /// <exception cref="ArgumentException">The input is not 4-D.</exception>
-    public static Tensor GaussianBlur(Tensor x, double sigma, Border border = Border.Replicate)
+    /// <exception cref="ArgumentException">The input is not 4-D, or <paramref name="fill"/> is missing or has the wrong length.</exception>
+    public static Tensor GaussianBlur(Tensor x, double sigma, Border border = Border.Replicate, double radiusFactor = 3, IReadOnlyList<float>? fill = null)
     {
         if (x.dim() != 4) throw new ArgumentException($"GaussianBlur expects [N,C,H,W]; got [{string.Join(",", x.shape)}].", nameof(x));
         if (!(sigma > 0)) return x.clone();
         using var scope = NewDisposeScope();
         long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
-        var k = Kernel1D(sigma, x.dtype, x.device);
+        var k = Kernel1D(sigma, x.dtype, x.device, radiusFactor);
         int r = (int)(k.shape[0] / 2);
-        var y = x.reshape(n * c, 1, h, w);
+        var y = x;
+        if (border == Border.Constant)
+        {
+            if (fill is null || fill.Count != c)
+                throw new ArgumentException($"GaussianBlur: a constant border needs one fill value per channel ({c}); got {(fill is null ? "none" : fill.Count.ToString())}.", nameof(fill));
+            // Blurring is linear: blur(x − f) with zero padding, plus f, pads with the colour f.
+            var f = tensor(fill.ToArray(), new long[] { 1, c, 1, 1 }, dtype: x.dtype, device: x.device);
+            y = x - f;
+            y = nn.functional.pad(y.reshape(n * c, 1, h, w), new long[] { r, r, r, r }, PaddingModes.Zeros);
+            y = nn.functional.conv2d(y, k.view(1, 1, 1, -1));
+            y = nn.functional.conv2d(y, k.view(1, 1, -1, 1));
+            return (y.reshape(n, c, h, w) + f).MoveToOuterDisposeScope();
+        }
+        y = x.reshape(n * c, 1, h, w);
         var mode = border == Border.Zero ? PaddingModes.Zeros : PaddingModes.Replicate;
         y = nn.functional.pad(y, new long[] { r, r, r, r }, mode);
         y = nn.functional.conv2d(y, k.view(1, 1, 1, -1));
