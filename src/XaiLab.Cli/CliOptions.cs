@@ -136,14 +136,15 @@ public static class CliOptions
         var entries = names.Select(n => Wrap(() => SaliencyMethods.Find(n))).ToArray();
         foreach (var s in settings)
         {
+            var given = s.Text.StartsWith("--", StringComparison.Ordinal) ? s.Text : $"--method-option '{s.Text}'";
             if (s.Method is { } m)
             {
                 var target = Wrap(() => SaliencyMethods.Find(m));
                 if (!entries.Contains(target))
-                    throw new UserError($"--method-option '{s.Text}': method '{m}' is not among the chosen ones ({string.Join(", ", entries.Select(e => e.Name))}).");
+                    throw new UserError($"{given}: method '{m}' is not among the chosen ones ({string.Join(", ", entries.Select(e => e.Name))}).");
             }
             else if (!entries.Any(e => HasOption(e, s.Name)))
-                throw new UserError($"--method-option '{s.Text}': no chosen method has an option '{s.Name}' " +
+                throw new UserError($"{given}: no chosen method has an option '{s.Name}' " +
                                     $"({string.Join("; ", entries.Select(e => $"{e.Name}: {(e.TextOptions.Count == 0 ? "none" : string.Join(", ", e.TextOptions))}"))}).");
         }
         var methods = new List<ISaliencyMethod>();

@@ -324,7 +324,8 @@ public static class PointingGameRun
     /// same run (same identity, limit and methods), every shard 0 … N−1 is given once, no line is damaged or unfinished, every
     /// line lies in its shard, and every (image, method) pair is present.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Shards of different runs, a missing or repeated shard, an unfinished shard, or an output folder of another run.</exception>
+    /// <exception cref="InvalidOperationException">Shards of different runs, a missing or repeated shard, an unfinished shard, or an output folder that is
+    /// neither new, empty nor the output of this same merge.</exception>
     /// <exception cref="InvalidDataException">A damaged line or run.json.</exception>
     public static PointingGameSummary Merge(IReadOnlyList<string> shardDirs, string outDir)
     {
@@ -397,18 +398,22 @@ public static class PointingGameRun
             throw new InvalidOperationException($"Merge: the output folder '{outDir}' is one of the shard folders; give another --out.");
         if (File.Exists(outDir)) throw new InvalidOperationException($"Merge: output folder '{outDir}' is a file; give a folder.");
         var runText = JsonSerializer.Serialize(run, JsonIndented) + "\n";
-        var existing = Path.Combine(outDir, RunFile);
-        if ((File.Exists(existing) && File.ReadAllText(existing) != runText)
-            || (!File.Exists(existing) && File.Exists(Path.Combine(outDir, ResultsFile))))
-            throw new InvalidOperationException($"Merge: output folder '{outDir}' holds another run; give an empty or new --out.");
-
-        Directory.CreateDirectory(outDir);
         var sb = new StringBuilder();
         foreach (var i in Enumerable.Range(0, run.ImagesPlanned))
             foreach (var m in methods)
                 sb.Append(JsonSerializer.Serialize(pairs[(i, m)], Json)).Append('\n');
-        File.WriteAllText(Path.Combine(outDir, ResultsFile), sb.ToString(), new UTF8Encoding(false));
-        File.WriteAllText(existing, runText);
+        var resultsText = sb.ToString();
+        // Only a new or empty folder, or the output of this same merge (then the files are rewritten unchanged).
+        var existingRun = Path.Combine(outDir, RunFile);
+        var existingResults = Path.Combine(outDir, ResultsFile);
+        bool same = File.Exists(existingRun) && File.ReadAllText(existingRun) == runText
+                    && File.Exists(existingResults) && File.ReadAllText(existingResults) == resultsText;
+        if (!same && Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+            throw new InvalidOperationException($"Merge: output folder '{outDir}' is not empty (and not this merge's output); give an empty or new --out.");
+
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(existingResults, resultsText, new UTF8Encoding(false));
+        File.WriteAllText(existingRun, runText);
         var summary = Summarise(run, pairs.Values);
         WriteSummary(summary, outDir);
         return summary;

@@ -296,6 +296,12 @@ public class PointingGameRunnerTests
             Assert.Equal(0, computed);
             Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "summary.csv")), File.ReadAllBytes(Path.Combine(merged, "summary.csv")));
 
+            PointingGameRun.Merge(dirs, merged); // merging again into its own output is allowed (and changes nothing) …
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "summary.csv")), File.ReadAllBytes(Path.Combine(merged, "summary.csv")));
+            var wholeBefore = Snapshot(whole);                 // … into any other non-empty folder it is not
+            Assert.Contains("is not empty", Assert.Throws<InvalidOperationException>(() => PointingGameRun.Merge(dirs, whole)).Message);
+            Assert.Equal(wholeBefore, Snapshot(whole));
+
             // Refusals: a missing shard, a shard given twice, an unfinished shard; nothing is written.
             var none = Path.Combine(root, "none");
             Assert.Contains("shard 1/3 missing", Assert.Throws<InvalidOperationException>(() => PointingGameRun.Merge(new[] { dirs[0], dirs[2] }, none)).Message);
