@@ -20,36 +20,30 @@ public static class BenchMethodsCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = $"Model registry name, or '{StandIn}' (random small CNN, 128×128)", Required = true };
-        var images = new Option<int>("--images") { Description = "Images to time per method", DefaultValueFactory = _ => 3 };
-        var methods = new Option<string?>("--methods") { Description = $"Comma-separated methods (default all: {string.Join(", ", SaliencyMethods.Names)})" };
-        var iterations = new Option<int?>("--iterations") { Description = "Override the iteration count of the optimisation methods (meaningful/extremal perturbation) to time a shorter run" };
-        var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
-        var cmd = new Command("bench-methods", "Time each saliency method per image on one model.") { model, images, methods, iterations, device };
+        var model = CliOptions.Model($"Model registry name, or '{StandIn}' (random small CNN, 128×128)");
+        var images = CliOptions.Int("--images", "Images to time per method (default 3)", min: 1, what: "a positive number of images");
+        var methods = new Option<string?>("--methods") { Description = $"Comma-separated methods (default one per method: {string.Join(", ", SaliencyMethods.PrimaryNames)}; all: {string.Join(", ", SaliencyMethods.Names)})" };
+        var methodOption = CliOptions.MethodOption();
+        var iterations = CliOptions.Int("--iterations", "Shorthand for --method-option iterations=K: the iteration count of the methods that have one (meaningful/extremal perturbation), to time a shorter run", min: 1);
+        var device = CliOptions.Device();
+        var cmd = new Command("bench-methods", "Time each saliency method per image on one model.") { model, images, methods, methodOption, iterations, device };
         cmd.SetAction(parse => CommandBody.Guard(() =>
         {
-            int n = parse.GetValue(images);
-            if (n <= 0) throw new UserError($"--images must be positive; got {n}.");
-            var names = (parse.GetValue(methods) ?? string.Join(",", SaliencyMethods.Names)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var iters = parse.GetValue(iterations);
-            if (iters is <= 0) throw new UserError($"--iterations must be positive; got {iters}.");
-            var ms = names.Select(name => SaliencyMethods.Create(name) switch
-            {
-                MeaningfulPerturbation mp when iters is { } k => new MeaningfulPerturbation(mp.Options with { Iterations = k }),
-                ExtremalPerturbation ep when iters is { } k => (XaiLab.Saliency.ISaliencyMethod)new ExtremalPerturbation(ep.Options with { Iterations = k }),
-                var m => m,
-            }).ToArray();
+            int n = parse.GetValue(images) ?? 3;
+            var names = parse.GetValue(methods) is { } list ? CliOptions.List(list) : SaliencyMethods.PrimaryNames.ToArray();
+            var settings = CliOptions.ParseMethodSettings(parse.GetValue(methodOption)).ToList();
+            if (parse.GetValue(iterations) is { } k) settings.Insert(0, new CliOptions.MethodSetting(null, "Iterations", k.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--iterations {k}"));
+            var ms = CliOptions.Methods(names, settings);
             var name = parse.GetValue(model)!;
-            using var clf = name.Equals(StandIn, StringComparison.OrdinalIgnoreCase) ? MethodBenchmark.RandomSmallCnn() : ModelRegistry.Load(name);
-            var dev = parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable);
-            if (!string.IsNullOrWhiteSpace(dev)) clf.To(Devices.Resolve(dev));
+            var dev = CliOptions.ResolveDevice(parse, device);
+            using var clf = (name.Equals(StandIn, StringComparison.OrdinalIgnoreCase) ? MethodBenchmark.RandomSmallCnn() : ModelRegistry.Load(name)).To(dev);
             var inputs = Inputs(clf, name, n);
             try
             {
                 var r = MethodBenchmark.Run(clf, ms, inputs, Console.WriteLine);
                 Console.WriteLine($"model {r.Model}, {r.Height}×{r.Width}, device {r.Device}, {r.Cores} cores, {r.TorchThreads} torch threads, {n} image(s) per method");
-                Console.WriteLine($"{"method",-24} {"mean s",9} {"min s",9} {"max s",9}  parameters");
-                foreach (var t in r.Timings) Console.WriteLine($"{t.Method,-24} {t.MeanSeconds,9:F3} {t.MinSeconds,9:F3} {t.MaxSeconds,9:F3}  {t.Parameters}");
+                Console.WriteLine($"{"method",-28} {"mean s",9} {"min s",9} {"max s",9}  parameters");
+                foreach (var t in r.Timings) Console.WriteLine($"{t.Method,-28} {t.MeanSeconds,9:F3} {t.MinSeconds,9:F3} {t.MaxSeconds,9:F3}  {t.Parameters}");
                 return 0;
             }
             finally { foreach (var (img, _) in inputs) img.Dispose(); }
@@ -71,8 +65,7 @@ public static class BenchMethodsCommand
                 for (int i = 0; i < Math.Min(n, data.Count); i++)
                 {
                     using var scene = data.Get(i);
-                    var img = nn.functional.interpolate(scene.Image.unsqueeze(0).to_type(ScalarType.Float32), new long[] { h, w },
-                        mode: InterpolationMode.Bilinear, align_corners: false)[0].DetachFromDisposeScope();
+                    var img = Resize.ToModel(scene.Image, clf).DetachFromDisposeScope();
                     list.Add((img, scene.Classes.Count > 0 ? scene.Classes[0] : clf.Predict(img).Class));
                 }
             }

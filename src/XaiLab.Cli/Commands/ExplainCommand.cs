@@ -4,74 +4,119 @@ using System.Text.Json.Serialization;
 using TorchSharp;
 using XaiLab.Imaging;
 using XaiLab.Imaging.Data;
+using XaiLab.Saliency;
 using XaiLab.Saliency.AblationPaths;
+using XaiLab.Saliency.Methods;
 using static TorchSharp.torch;
 
 namespace XaiLab.Cli;
 
-/// <summary>What <c>explain</c> computes, independent of where the model and image come from.</summary>
+/// <summary>What <c>explain</c> computes with an ablation path, independent of where the model and image come from.</summary>
 /// <param name="Options">Ablation-path options (thesis defaults).</param>
 /// <param name="ClassIndex">Class to explain; null = the image's top class.</param>
-/// <param name="Colormap">Colour map of the heatmap PNGs.</param>
-public sealed record ExplainSettings(AblationPathOptions Options, int? ClassIndex = null, string Colormap = "viridis");
+/// <param name="Colormap">Colour map of the heatmap PNGs (<see cref="CliOptions.Colormaps"/>).</param>
+/// <param name="Reduction">The reduction of the named method, written as <c>saliency.png</c>/<c>overlay.png</c>/<c>saliency.npy</c>.</param>
+/// <param name="Window">Whether that map has the window applied (Eq 2.37).</param>
+public sealed record ExplainSettings(AblationPathOptions Options, int? ClassIndex = null, string Colormap = "viridis",
+    AblationReduction Reduction = AblationReduction.ClassTransition, bool Window = false);
 
-/// <summary>What <c>explain</c> wrote.</summary>
+/// <summary>What <c>explain</c> wrote for an ablation path.</summary>
 public sealed record ExplainOutput(AblationPathResult Result, string ResultJson, string PathNpy, IReadOnlyList<string> Heatmaps, string Explorer) : IDisposable
 {
     public void Dispose() => Result.Dispose();
 }
 
+/// <summary>What <c>explain</c> wrote for a method other than the ablation path.</summary>
+public sealed record ExplainMethodOutput(string Method, int ClassIndex, string ResultJson, string MapNpy, IReadOnlyList<string> Heatmaps, double Seconds);
+
 /// <summary>
-/// <c>xailab explain --image FILE --model NAME --method ablation-path [--score retain|dissipate|contrastive|straddle]
-/// [--sigma PX] [--saturation Z] [--mask-size N] [--steps T] [--seed S] [--class K] --out DIR</c>:
-/// optimises an ablation path and writes <c>path.npy</c> (float32 <c>[T,h,w]</c> or <c>[T,2,h,w]</c>),
-/// <c>result.json</c> (scores, saturation, iterations, stop reason, warnings, baseline σ, the score curve) and one
-/// heatmap PNG per reduction (<c>saliency-avg.png</c>, <c>-clt</c>, <c>-influence</c>, <c>-cav</c> for the pair)
-/// plus an overlay on the image. The model comes from <see cref="ModelRegistry"/>.
+/// <c>xailab explain --image FILE --model NAME [--method NAME] [--method-option NAME=VALUE …] [--class K] [--colormap C] --out DIR</c>
+/// explains one classification with any method of <see cref="XaiLab.Saliency.Methods.SaliencyMethods"/>. Every method writes
+/// <c>saliency.png</c> (the map resized to the image), <c>overlay.png</c>, <c>saliency.npy</c> (float32, the method's resolution)
+/// and <c>result.json</c>. The ablation-path methods (default <c>ablation-path</c> = <c>ablation-path-clt</c>; ablation-path flags
+/// <c>--score</c>, <c>--sigma</c>, <c>--saturation</c>, <c>--mask-size</c>, <c>--steps</c>, <c>--seed</c>) also write
+/// <c>path.npy</c> (float32 <c>[T,h,w]</c> or <c>[T,2,h,w]</c>), a heatmap and overlay per reduction (<c>saliency-avg.png</c>,
+/// <c>-clt</c>, <c>-influence</c>, <c>-cav</c> for the pair), <c>baseline.png</c> and the interactive <c>explorer.html</c>; their
+/// <c>result.json</c> holds scores, saturation, iterations, stop reason, warnings, baseline σ and the score curve.
+/// The model comes from <see cref="ModelRegistry"/>.
 /// </summary>
 public static class ExplainCommand
 {
     public static Command Create()
     {
         var image = new Option<string>("--image") { Description = "Image file (PNG/JPEG)", Required = true };
-        var model = new Option<string>("--model") { Description = "Model name from the registry (see `xailab info`/`models list`)", Required = true };
-        var method = new Option<string>("--method") { Description = "Saliency method: ablation-path", DefaultValueFactory = _ => "ablation-path" };
-        var score = new Option<string>("--score") { Description = "retain | dissipate | contrastive | straddle (default retain)", DefaultValueFactory = _ => "retain" };
-        var sigma = new Option<double?>("--sigma") { Description = "Regularisation σ_reguBlur in image pixels (default 6)" };
-        var saturation = new Option<double?>("--saturation") { Description = "Artificial saturation ζ_sat (default 0)" };
-        var maskSize = new Option<int?>("--mask-size") { Description = "Mask resolution N (masks are min(N,H)×min(N,W); default 64)" };
-        var steps = new Option<int?>("--steps") { Description = "Interior masks T (default 14)" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the stochastic options (default 0)" };
-        var cls = new Option<int?>("--class") { Description = "Class index to explain (default: the top class)" };
-        var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
-        var cmap = new Option<string>("--colormap") { Description = "viridis | jet | gray", DefaultValueFactory = _ => "viridis" };
-        var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
-        var cmd = new Command("explain", "Explain a classification with an optimised ablation path; writes heatmaps, result.json and path.npy.")
-            { image, model, method, score, sigma, saturation, maskSize, steps, seed, cls, device, cmap, outDir };
+        var model = CliOptions.Model("Model registry name (see `xailab models list`)");
+        var method = new Option<string>("--method")
+        {
+            Description = $"Saliency method (default ablation-path = ablation-path-clt): {string.Join(", ", SaliencyMethods.Names)}; aliases: " +
+                          string.Join(", ", SaliencyMethods.All.SelectMany(e => e.Aliases)),
+            DefaultValueFactory = _ => "ablation-path",
+        };
+        var methodOption = CliOptions.MethodOption();
+        var score = new Option<string?>("--score") { Description = "Ablation paths: retain | dissipate | contrastive | straddle (default retain; the cav reductions use straddle)" };
+        var sigma = CliOptions.Double("--sigma", "Ablation paths: regularisation σ_reguBlur in image pixels (default 6)", "a number of pixels ≥ 0");
+        var saturation = CliOptions.Double("--saturation", "Ablation paths: artificial saturation ζ_sat (default 0)", "a number ≥ 0");
+        var maskSize = CliOptions.Int("--mask-size", "Ablation paths: mask resolution N (masks are min(N,H)×min(N,W); default 64)", min: 1);
+        var steps = CliOptions.Int("--steps", "Ablation paths: interior masks T (default 14)", min: 1);
+        var seed = CliOptions.Int("--seed", "Ablation paths: seed of the stochastic options (default 0)");
+        var cls = CliOptions.Int("--class", "Class index to explain (default: the top class)", min: 0, what: "a class index ≥ 0");
+        var device = CliOptions.Device();
+        var cmap = new Option<string>("--colormap") { Description = $"Heatmap colours: {string.Join(" | ", CliOptions.Colormaps)}", DefaultValueFactory = _ => "viridis" };
+        var outDir = CliOptions.Out("Output folder");
+        var cmd = new Command("explain", "Explain a classification with any saliency method (default: an optimised ablation path); writes heatmaps and result.json.")
+            { image, model, method, methodOption, score, sigma, saturation, maskSize, steps, seed, cls, device, cmap, outDir };
         cmd.SetAction(parse => CommandBody.Guard(() =>
         {
-            var m = parse.GetValue(method)!;
-            if (m is not "ablation-path")
-                throw new UserError($"--method '{m}' is not available here; known: ablation-path.");
-            var o = new AblationPathOptions { Score = ParseScore(parse.GetValue(score)!), Seed = parse.GetValue(seed) };
-            if (parse.GetValue(sigma) is { } s) o = o with { RegularisationSigma = s };
-            if (parse.GetValue(saturation) is { } z) o = o with { Saturation = z };
-            if (parse.GetValue(maskSize) is { } n) o = o with { MaskSize = n };
-            if (parse.GetValue(steps) is { } t) o = o with { Steps = t };
-            o.Validate();
-            var d = Devices.Resolve(parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
+            var entry = SaliencyMethods.Find(parse.GetValue(method)!);
+            bool isPath = entry.MethodType == typeof(AblationPathMethod);
+            var pathFlags = new Option[] { score, sigma, saturation, maskSize, steps, seed };
+            if (!isPath && pathFlags.FirstOrDefault(o => CliOptions.Given(parse, o)) is { } flag)
+                throw new UserError($"{flag.Name} applies to the ablation-path methods only; for '{entry.Name}' use --method-option NAME=VALUE " +
+                                    $"({(entry.TextOptions.Count == 0 ? "it has no options" : "its options: " + string.Join(", ", entry.TextOptions))}).");
+            var colormap = parse.GetValue(cmap)!.Trim().ToLowerInvariant();
+            if (!CliOptions.Colormaps.Contains(colormap))
+                throw new UserError($"--colormap '{parse.GetValue(cmap)}': expected one of {string.Join(", ", CliOptions.Colormaps)}.");
+            var settings = CliOptions.ParseMethodSettings(parse.GetValue(methodOption));
+            if (settings.FirstOrDefault(s => s.Method is { } m && SaliencyMethods.Find(m) != entry) is { } other)
+                throw new UserError($"--method-option '{other.Text}' names another method than --method {entry.Name}.");
+            var options = entry.DefaultOptions();
+            if (options is AblationPathOptions o)
+            {
+                if (parse.GetValue(score) is { } sc) o = o with { Score = ParseScore(sc) };
+                if (parse.GetValue(seed) is { } sd) o = o with { Seed = sd };
+                if (parse.GetValue(sigma) is { } s) o = o with { RegularisationSigma = s };
+                if (parse.GetValue(saturation) is { } z) o = o with { Saturation = z };
+                if (parse.GetValue(maskSize) is { } n) o = o with { MaskSize = n };
+                if (parse.GetValue(steps) is { } t) o = o with { Steps = t };
+                options = o;
+            }
+            foreach (var st in settings) options = SaliencyMethods.WithOption(options, st.Name, st.Value, entry.Name);
+            var saliency = entry.Make(options); // validates the options
+            var outPath = CliOptions.PrepareOutputFolder(parse.GetValue(outDir)!);
+            var imagePath = parse.GetValue(image)!;
+            if (!File.Exists(imagePath)) throw new UserError($"--image '{imagePath}': no such file.");
+            var d = CliOptions.ResolveDevice(parse, device);
             using var classifier = ModelRegistry.Load(parse.GetValue(model)!).To(d);
-            using var loaded = ImageIO.Load(parse.GetValue(image)!);
-            using var fitted = FitToModel(loaded, classifier, msg => Console.Error.WriteLine("note: " + msg));
-            var progress = new Progress<AblationProgress>(p =>
-                Console.Error.Write($"\riteration {p.Iteration}/{p.MaxIterations}  score {p.Score:F4}  saturation {p.Saturation:F3}   "));
-            using var output = Run(classifier, fitted, new ExplainSettings(o, parse.GetValue(cls), parse.GetValue(cmap)!), parse.GetValue(outDir)!, progress);
-            Console.Error.WriteLine();
-            var r = output.Result;
-            Console.WriteLine($"{r.ScoreKind} score {r.Score:F4} (P↑ {r.RetainingScore:F4}), saturation {r.Saturation:F3}, {r.Iterations} iterations, stop: {r.StopReason}" +
-                              (r.BaselineSigma is { } bs ? $", baseline σ {bs} px" : ""));
-            foreach (var w in r.Warnings) Console.WriteLine("warning: " + w);
-            Console.WriteLine($"wrote {output.ResultJson}, {output.PathNpy}, {output.Heatmaps.Count} heatmap PNGs, {output.Explorer}");
+            using var loaded = ImageIO.Load(imagePath);
+            using var fitted = Resize.ToModel(loaded, classifier, msg => Console.Error.WriteLine("note: " + msg));
+            if (parse.GetValue(cls) is { } k && k >= classifier.NumClasses)
+                throw new UserError($"--class {k}: model '{classifier.Name}' has classes 0…{classifier.NumClasses - 1}.");
+            if (saliency is AblationPathMethod path)
+            {
+                var progress = new Progress<AblationProgress>(p =>
+                    Console.Error.Write($"\riteration {p.Iteration}/{p.MaxIterations}  score {p.Score:F4}  saturation {p.Saturation:F3}   "));
+                using var output = Run(classifier, fitted, new ExplainSettings(path.Options, parse.GetValue(cls), colormap, path.Reduction, path.Window), outPath, progress);
+                Console.Error.WriteLine();
+                var r = output.Result;
+                Console.WriteLine($"{path.Name}: {r.ScoreKind} score {r.Score:F4} (P↑ {r.RetainingScore:F4}), saturation {r.Saturation:F3}, {r.Iterations} iterations, stop: {r.StopReason}" +
+                                  (r.BaselineSigma is { } bs ? $", baseline σ {bs} px" : ""));
+                foreach (var w in r.Warnings) Console.WriteLine("warning: " + w);
+                Console.WriteLine($"wrote {output.ResultJson}, {output.PathNpy}, {output.Heatmaps.Count} per-reduction heatmap PNGs, saliency.png/overlay.png/saliency.npy ({path.Name}), {output.Explorer}");
+                return 0;
+            }
+            var res = RunMethod(classifier, fitted, saliency, parse.GetValue(cls), colormap, outPath);
+            Console.WriteLine($"{res.Method}: class {res.ClassIndex} ({classifier.ClassNames[res.ClassIndex]}) in {res.Seconds:F2} s; parameters {SaliencyMethods.Describe(saliency)}");
+            Console.WriteLine($"wrote {res.ResultJson}, {res.MapNpy}, {string.Join(", ", res.Heatmaps.Select(Path.GetFileName))}");
             return 0;
         }));
         return cmd;
@@ -88,33 +133,76 @@ public static class ExplainCommand
     };
 
     /// <summary>
-    /// Makes a loaded RGB image fit the model: grey (channel mean) for 1-channel models, and a bilinear resize
-    /// (align_corners = false) to the model's input size. Each change is reported through <paramref name="note"/>.
+    /// Explains class <paramref name="classIndex"/> (null = the top class) of <paramref name="image"/> (<c>[C,H,W]</c>, fitted to the
+    /// model) with <paramref name="method"/> and writes <c>saliency.npy</c> (float32 map at the method's resolution),
+    /// <c>saliency.png</c> and <c>overlay.png</c> (resized bilinearly to the image) and <c>result.json</c> (method, parameters,
+    /// class, seconds, map shape and range, diagnostics) into <paramref name="outDir"/>.
     /// </summary>
-    public static Tensor FitToModel(Tensor image, Classifier model, Action<string>? note = null)
+    public static ExplainMethodOutput RunMethod(Classifier model, Tensor image, ISaliencyMethod method, int? classIndex, string colormap, string outDir)
+    {
+        int cls = classIndex ?? model.Predict(image).Class;
+        var cmap = Imaging.Visual.Colormap.ByName(colormap);
+        Directory.CreateDirectory(outDir);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        using var map = method.Explain(model, image, cls);
+        sw.Stop();
+        using var scope = NewDisposeScope();
+        var npy = Path.Combine(outDir, "saliency.npy");
+        Npy.Write(npy, map.Map);
+        var pngs = WriteHeatmaps(map.Map, image, cmap, outDir, "");
+        var json = Path.Combine(outDir, "result.json");
+        var result = new Dictionary<string, object?>
+        {
+            ["model"] = model.Name,
+            ["method"] = method.Name,
+            ["parameters"] = SaliencyMethods.Describe(method),
+            ["class"] = cls,
+            ["className"] = model.ClassNames[cls],
+            ["seconds"] = Math.Round(sw.Elapsed.TotalSeconds, 4),
+            ["mapShape"] = map.Map.shape,
+            ["mapMin"] = map.Map.min().item<float>(),
+            ["mapMax"] = map.Map.max().item<float>(),
+            ["diagnostics"] = map.Diagnostics?.ToDictionary(kv => kv.Key, kv => JsonValue(kv.Value)),
+        };
+        File.WriteAllText(json, JsonSerializer.Serialize(result, JsonOptions));
+        return new ExplainMethodOutput(method.Name, cls, json, npy, pngs, sw.Elapsed.TotalSeconds);
+    }
+
+    static object? JsonValue(object? v) => v switch
+    {
+        null => null,
+        string or bool or int or long or float or double or string[] or double[] or float[] or int[] or long[] => v,
+        Tensor t => t.numel() <= 64 ? t.to_type(ScalarType.Float64).cpu().data<double>().ToArray() : $"tensor[{string.Join(",", t.shape)}]",
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => v.ToString(),
+    };
+
+    /// <summary>Writes <c>saliency{suffix}.png</c> and <c>overlay{suffix}.png</c>: <paramref name="map"/> resized to the image.</summary>
+    static List<string> WriteHeatmaps(Tensor map, Tensor image, Imaging.Visual.Colormap cmap, string outDir, string suffix)
     {
         using var scope = NewDisposeScope();
-        var x = image;
-        if (x.shape[0] == 3 && model.Channels == 1) { x = x.mean(new long[] { 0 }, keepdim: true); note?.Invoke("converted the RGB image to grey for a 1-channel model"); }
-        else if (x.shape[0] == 1 && model.Channels == 3) { x = x.expand(3, x.shape[1], x.shape[2]); note?.Invoke("repeated the grey image over 3 channels"); }
-        if (model.InputSize is { } s && (x.shape[1] != s.H || x.shape[2] != s.W))
-        {
-            note?.Invoke($"resized the image from {x.shape[1]}×{x.shape[2]} to the model's {s.H}×{s.W}");
-            x = nn.functional.interpolate(x.unsqueeze(0), new long[] { s.H, s.W }, mode: InterpolationMode.Bilinear, align_corners: false)[0].clamp(0, 1);
-        }
-        return x.contiguous().clone().MoveToOuterDisposeScope();
+        var up = Resize.Bilinear(map, (int)image.shape[1], (int)image.shape[2]);
+        var rgb = image.shape[0] == 1 ? image.expand(3, image.shape[1], image.shape[2]) : image;
+        var p1 = Path.Combine(outDir, $"saliency{suffix}.png");
+        ImageIO.SavePng(cmap.Apply(up), p1);
+        var p2 = Path.Combine(outDir, $"overlay{suffix}.png");
+        ImageIO.SavePng(cmap.Overlay(rgb, up), p2);
+        return new List<string> { p1, p2 };
     }
 
     /// <summary>
     /// The command's logic for a given classifier and image <c>[C,H,W]</c>: optimise, then write
     /// <c>path.npy</c>, <c>result.json</c>, <c>saliency-R.png</c> and <c>overlay-R.png</c> for each reduction R
-    /// (avg, clt, influence; cav for the straddling pair), <c>baseline.png</c> and the interactive <c>explorer.html</c> into <paramref name="outDir"/>.
+    /// (avg, clt, influence; cav for the straddling pair), <c>saliency.png</c>/<c>overlay.png</c>/<c>saliency.npy</c> for the
+    /// settings' reduction and window, <c>baseline.png</c> and the interactive <c>explorer.html</c> into <paramref name="outDir"/>.
     /// </summary>
     public static ExplainOutput Run(Classifier model, Tensor image, ExplainSettings settings, string outDir, IProgress<AblationProgress>? progress = null)
     {
         int cls = settings.ClassIndex ?? model.Predict(image).Class;
         var cmap = Imaging.Visual.Colormap.ByName(settings.Colormap);
         Directory.CreateDirectory(outDir);
+        if (settings.Reduction == AblationReduction.ContrastiveAverage && settings.Options.Score != AblationScore.Straddling)
+            settings = settings with { Options = settings.Options with { Score = AblationScore.Straddling } };
         var result = AblationPath.Optimise(model, image, cls, settings.Options, progress);
         try
         {
@@ -128,15 +216,14 @@ public static class ExplainCommand
             foreach (var r in reductions)
             {
                 using var scope = NewDisposeScope();
-                var sal = result.Saliency(r);
-                var name = AblationPathMethod.ReductionName(r);
-                var up = nn.functional.interpolate(sal.to_type(ScalarType.Float32).unsqueeze(0).unsqueeze(0),
-                    new long[] { img.shape[1], img.shape[2] }, mode: InterpolationMode.Bilinear, align_corners: false)[0, 0];
-                var p1 = Path.Combine(outDir, $"saliency-{name}.png");
-                ImageIO.SavePng(cmap.Apply(up), p1);
-                var p2 = Path.Combine(outDir, $"overlay-{name}.png");
-                ImageIO.SavePng(cmap.Overlay(rgb, up), p2);
-                pngs.Add(p1); pngs.Add(p2);
+                pngs.AddRange(WriteHeatmaps(result.Saliency(r), rgb, cmap, outDir, "-" + AblationPathMethod.ReductionName(r)));
+            }
+            // The named method's own map (reduction and window as in its name), as every other method writes it
+            // (saliency.png, overlay.png, saliency.npy; not listed in Heatmaps, which holds the per-reduction ones).
+            using (var named = AblationPathMethod.ToSaliencyMap(result, settings.Reduction, settings.Window))
+            {
+                Npy.Write(Path.Combine(outDir, "saliency.npy"), named.Map);
+                WriteHeatmaps(named.Map, rgb, cmap, outDir, "");
             }
             ImageIO.SavePng(result.Baseline, Path.Combine(outDir, "baseline.png"));
             var json = Path.Combine(outDir, "result.json");

@@ -1,49 +1,52 @@
 using System.CommandLine;
 using XaiLab.Imaging;
 using XaiLab.Imaging.Data;
-using XaiLab.Saliency;
 using XaiLab.Saliency.Evaluation;
 using XaiLab.Saliency.Methods;
 
 namespace XaiLab.Cli;
 
 /// <summary>
-/// <c>xailab pointing-game --dataset NAME --model NAME --methods a,b,c [--limit N] [--subset all|difficult] --out DIR</c>:
-/// a resumable pointing-game run (thesis §2.7.3). Rerunning the same command after an interruption (Ctrl-C, kill)
-/// continues where it stopped.
+/// <c>xailab pointing-game --dataset NAME --model NAME --methods a,b,c [--method-option [M:]K=V …] [--split S] [--limit N]
+/// [--shard K/N] [--subset all|difficult] [--device D] --out DIR</c>: a resumable pointing-game run (thesis §2.7.3). Rerunning
+/// the same command after an interruption (Ctrl-C, kill) continues where it stopped; a folder of another run is refused and
+/// left unchanged. With <c>--shard K/N</c> only the images of shard K run (a deterministic split by scene id), and
+/// <c>xailab pointing-game merge --out DIR SHARD_DIR…</c> combines the N shard folders into the summary the unsharded run writes.
 /// </summary>
 public static class PointingGameCommand
 {
     public static Command Create()
     {
-        var dataset = new Option<string>("--dataset") { Description = "Dataset registry name (see `data list`)", Required = true };
-        var model = new Option<string>("--model") { Description = "Model registry name", Required = true };
-        var methods = new Option<string>("--methods") { Description = $"Comma-separated methods: {string.Join(", ", SaliencyMethods.Names)}", Required = true };
-        var limit = new Option<int?>("--limit") { Description = "Only the first N images" };
+        var dataset = new Option<string>("--dataset") { Description = "Dataset registry name (see `xailab data list`)", Required = true };
+        var model = CliOptions.Model();
+        var methods = new Option<string>("--methods") { Description = $"Comma-separated methods (`xailab methods` lists them with their options): {string.Join(", ", SaliencyMethods.Names)}", Required = true };
+        var methodOption = CliOptions.MethodOption();
+        var limit = CliOptions.Int("--limit", "Only the first N images", min: 1, what: "a positive number of images");
+        var shardOpt = new Option<string?>("--shard") { Description = "Run shard K of N only, K/N with 0 ≤ K < N (e.g. $SLURM_ARRAY_TASK_ID/N or $JOB_COMPLETION_INDEX/N); one --out per shard, then `pointing-game merge`" };
         var subset = new Option<string>("--subset") { Description = "Subset shown in the final table: all or difficult (both are always written)", DefaultValueFactory = _ => "all" };
         var split = new Option<string>("--split") { Description = "Dataset split", DefaultValueFactory = _ => "test" };
-        var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
-        var outDir = new Option<string>("--out") { Description = "Output folder (results.jsonl, summary.csv, summary.json)", Required = true };
-        var cmd = new Command("pointing-game", "Run the pointing game (TorchRay protocol) for several saliency methods; resumable.")
-            { dataset, model, methods, limit, subset, split, device, outDir };
+        var device = CliOptions.Device();
+        var outDir = CliOptions.Out("Output folder (run.json, results.jsonl, summary.csv, summary.json)");
+        var cmd = new Command("pointing-game", "Run the pointing game (TorchRay protocol) for several saliency methods; resumable, shardable.")
+            { dataset, model, methods, methodOption, limit, shardOpt, subset, split, device, outDir };
+        cmd.Subcommands.Add(MergeCommand());
         cmd.SetAction(parse => CommandBody.Guard(() =>
         {
             var sub = parse.GetValue(subset)!.Trim().ToLowerInvariant();
-            if (sub is not ("all" or "difficult")) throw new UserError($"--subset must be 'all' or 'difficult'; got '{parse.GetValue(subset)}'.");
+            if (sub is not ("all" or "difficult")) throw new UserError($"--subset '{parse.GetValue(subset)}': expected all or difficult.");
             var lim = parse.GetValue(limit);
-            if (lim is <= 0) throw new UserError($"--limit must be a positive number of images; got {lim}.");
-            var names = parse.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            if (names.Length == 0) throw new UserError($"--methods is empty. Known methods: {string.Join(", ", SaliencyMethods.Names)}.");
-            var ms = names.Select(n => SaliencyMethods.Create(n)).ToArray();
-            var ds = DatasetRegistry.Open(parse.GetValue(dataset)!, parse.GetValue(split)!);
+            PointingGameShard? shard = parse.GetValue(shardOpt) is { } st ? PointingGameShard.Parse(st) : null;
+            var ms = CliOptions.Methods(CliOptions.List(parse.GetValue(methods)), CliOptions.ParseMethodSettings(parse.GetValue(methodOption)));
+            var splitName = parse.GetValue(split)!;
+            var ds = DatasetRegistry.Open(parse.GetValue(dataset)!, splitName);
             if (ds.Count == 0) throw new UserError($"Dataset '{ds.Name}' has no images.");
             using (var first = ds.Get(0))
                 if (first.Objects.Count == 0)
                     throw new UserError($"Dataset '{ds.Name}' has no object annotations (boxes) in its first image; the pointing game needs them.");
-            using var clf = ModelRegistry.Load(parse.GetValue(model)!);
-            var dev = parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable);
-            if (!string.IsNullOrWhiteSpace(dev)) clf.To(Devices.Resolve(dev));
-            var runner = new PointingGameRunner(ds, clf, ms, parse.GetValue(outDir)!, new PointingGameRunOptions { Limit = lim });
+            var dev = CliOptions.ResolveDevice(parse, device);
+            using var clf = ModelRegistry.Load(parse.GetValue(model)!).To(dev);
+            var folder = parse.GetValue(outDir)!;
+            var runner = new PointingGameRunner(ds, clf, ms, folder, new PointingGameRunOptions { Limit = lim, Split = splitName, Shard = shard });
 
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -60,9 +63,15 @@ public static class PointingGameCommand
                 {
                     if (p.Resumed) { if (p.Done == p.Total || p.Done % 100 == 0) Console.WriteLine($"[{p.Done}/{p.Total}] (already done)"); }
                     else Console.WriteLine($"[{p.Done}/{p.Total}] image {p.Image} {p.Method}: {p.Seconds:F2} s");
-                });
+                }, msg => Console.Error.WriteLine("note: " + msg));
+                if (shard is { } s)
+                {
+                    Console.WriteLine($"shard {s}: {summary.ImagesPlanned} of {runner.ImagesPlanned} images done in {folder}.");
+                    Console.WriteLine($"when all {s.Count} shards are done: xailab pointing-game merge --out MERGED_DIR SHARD_DIR_0 … SHARD_DIR_{s.Count - 1}");
+                    return 0;
+                }
                 Console.Write(PointingGameRunner.FormatTable(summary, sub));
-                Console.WriteLine($"written: {Path.Combine(parse.GetValue(outDir)!, "summary.csv")}, summary.json, {PointingGameRunner.ResultsFile}");
+                Console.WriteLine($"written: {Path.Combine(folder, "summary.csv")}, summary.json, {PointingGameRunner.ResultsFile}");
                 return 0;
             }
             catch (OperationCanceledException)
@@ -71,6 +80,26 @@ public static class PointingGameCommand
                 return 130;
             }
             finally { Console.CancelKeyPress -= onCancel; }
+        }));
+        return cmd;
+    }
+
+    /// <summary><c>xailab pointing-game merge --out DIR SHARD_DIR…</c>: combines the folders of all shards (see <see cref="PointingGameRun.Merge"/>).</summary>
+    static Command MergeCommand()
+    {
+        var shards = new Argument<string[]>("shard-folders") { Description = "The --out folders of all N shards (any order)", Arity = ArgumentArity.OneOrMore };
+        var subset = new Option<string>("--subset") { Description = "Subset shown in the final table: all or difficult (both are always written)", DefaultValueFactory = _ => "all" };
+        var outDir = CliOptions.Out("Folder for the merged run (results.jsonl, run.json, summary.csv, summary.json); new or empty");
+        var cmd = new Command("merge", "Combine the folders of a sharded pointing-game run (--shard K/N) into one run with its summary.") { shards, subset, outDir };
+        cmd.SetAction(parse => CommandBody.Guard(() =>
+        {
+            var sub = parse.GetValue(subset)!.Trim().ToLowerInvariant();
+            if (sub is not ("all" or "difficult")) throw new UserError($"--subset '{parse.GetValue(subset)}': expected all or difficult.");
+            var folder = parse.GetValue(outDir)!;
+            var summary = PointingGameRun.Merge(parse.GetValue(shards)!, folder);
+            Console.Write(PointingGameRunner.FormatTable(summary, sub));
+            Console.WriteLine($"written: {Path.Combine(folder, "summary.csv")}, summary.json, {PointingGameRunner.ResultsFile}, {PointingGameRunner.RunFile}");
+            return 0;
         }));
         return cmd;
     }

@@ -40,7 +40,14 @@ public sealed class AblationPathMethod : ISaliencyMethod
         _ => "cav",
     };
 
-    public string Name => $"ablation-path-{ReductionName(Reduction)}{(Window ? "-window" : "")}";
+    /// <summary>
+    /// The method name of a reduction with or without the window: <c>ablation-path-R</c> or <c>ablation-path-R-window</c>
+    /// (R = <see cref="ReductionName"/>); the registry (<see cref="Methods.SaliencyMethods"/>) knows every combination.
+    /// </summary>
+    public static string MethodName(AblationReduction reduction, bool window) =>
+        $"ablation-path-{ReductionName(reduction)}{(window ? "-window" : "")}";
+
+    public string Name => MethodName(Reduction, Window);
 
     /// <summary>Progress of the optimisation (optional).</summary>
     public IProgress<AblationProgress>? Progress { get; init; }
@@ -71,7 +78,6 @@ public sealed class AblationPathMethod : ISaliencyMethod
             diag["classTransitionTime"] = c.Time;
             diag["classTransitionCase"] = c.Case.ToString();
         }
-        var name = $"ablation-path-{ReductionName(reduction)}{(window ? "-window" : "")}";
-        return new SaliencyMap(map, name, result.ClassIndex, diag);
+        return new SaliencyMap(map, MethodName(reduction, window), result.ClassIndex, diag);
     }
 }

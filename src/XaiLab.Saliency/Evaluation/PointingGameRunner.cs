@@ -19,11 +19,16 @@ public sealed record PointingTrial(
     [property: JsonPropertyName("x")] int X,
     [property: JsonPropertyName("y")] int Y);
 
-/// <summary>One line of <c>results.jsonl</c>: all trials of one image for one method.</summary>
+/// <summary>
+/// One line of <c>results.jsonl</c>: all trials of one image for one method. <see cref="Id"/> is the scene's id (checked against
+/// the dataset on resume) and <see cref="Run"/> the key of the run it belongs to (<see cref="PointingGameRun.LineKey"/>), so a
+/// line can never be counted in another run.
+/// </summary>
 public sealed record PointingImageResult(
     [property: JsonPropertyName("image")] int Image,
     [property: JsonPropertyName("id")] string Id,
     [property: JsonPropertyName("method")] string Method,
+    [property: JsonPropertyName("run")] string Run,
     [property: JsonPropertyName("seconds")] double Seconds,
     [property: JsonPropertyName("trials")] IReadOnlyList<PointingTrial> Trials);
 
@@ -46,33 +51,41 @@ public sealed record PointingGameProgress(int Done, int Total, int Image, string
 /// <summary>Options of <see cref="PointingGameRunner"/>.</summary>
 public sealed record PointingGameRunOptions
 {
-    /// <summary>Only the first N images; null = all.</summary>
+    /// <summary>Only the first N images; null = all. Not part of the run identity: a longer run resumes a shorter one.</summary>
     public int? Limit { get; init; }
-    /// <summary>Hit tolerance in pixels; default 15 (TorchRay).</summary>
+    /// <summary>Hit tolerance in pixels; default 15 (TorchRay). Part of the run identity.</summary>
     public double Tolerance { get; init; } = PointingGame.DefaultTolerance;
+    /// <summary>The dataset split (e.g. <c>test</c>), recorded in the run identity; null = not stated.</summary>
+    public string? Split { get; init; }
+    /// <summary>Run only this shard of the images (<see cref="PointingGameShard"/>); null = all. Shards are combined by <see cref="PointingGameRun.Merge"/>.</summary>
+    public PointingGameShard? Shard { get; init; }
 }
 
 /// <summary>
 /// A resumable pointing-game run over a dataset, a classifier and several methods (thesis §2.7.3). Every finished
 /// (image, method) pair is appended as one JSON line to <c>results.jsonl</c> in the output folder and flushed; a restarted
-/// run reads the file, skips the finished pairs (a truncated last line, left by a kill, is cut off and redone) and goes on.
+/// run reads the file, skips the finished pairs (a last line cut short by a kill is reported, cut off and redone) and goes on.
 /// At the end it writes <c>summary.json</c> and <c>summary.csv</c>: per method and subset (all / difficult) both averaging
-/// rules, image/class/trial counts and the method parameters. <c>run.json</c> records dataset, model and method parameters;
-/// resuming into a folder made with other settings is an error. Every class annotated in an image is explained (TorchRay);
-/// images are resized bilinearly to the model's input size where it is fixed, and the saliency back to the image.
+/// rules, image/class/trial counts and the method parameters.
+/// <para>The folder's <c>run.json</c> records the run identity (<see cref="PointingGameRunDescription"/>: result format,
+/// dataset, split, model, tolerance, shard and every method's full options). Before anything is written, a folder of
+/// another run is refused with a one-line error and left unchanged: a different identity, a <c>results.jsonl</c> without
+/// <c>run.json</c>, a line whose run key or scene id does not match, or a damaged line anywhere.</para>
+/// <para>Every class annotated in an image is explained (TorchRay); images are resized bilinearly to the model's input
+/// size where it is fixed (<see cref="Resize.ToModel"/>), and the saliency back to the image.</para>
 /// </summary>
 public sealed class PointingGameRunner
 {
-    public const string ResultsFile = "results.jsonl";
-    public const string RunFile = "run.json";
+    public const string ResultsFile = PointingGameRun.ResultsFile;
+    public const string RunFile = PointingGameRun.RunFile;
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
-    static readonly JsonSerializerOptions JsonIndented = new() { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     readonly ISceneDataset _dataset;
     readonly Classifier _model;
     readonly IReadOnlyList<ISaliencyMethod> _methods;
     readonly string _outDir;
     readonly PointingGameRunOptions _options;
+    readonly PointingGameRunDescription _run;
 
     /// <exception cref="ArgumentException">No methods, duplicate method names, limit ≤ 0, or the model's classes do not match the dataset's.</exception>
     public PointingGameRunner(ISceneDataset dataset, Classifier model, IReadOnlyList<ISaliencyMethod> methods, string outDir, PointingGameRunOptions? options = null)
@@ -82,29 +95,65 @@ public sealed class PointingGameRunner
         var dup = methods.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new ArgumentException($"Pointing game: method '{dup.Key}' is given twice.");
         if (_options.Limit is <= 0) throw new ArgumentException($"Pointing game: limit must be positive; got {_options.Limit}.");
+        if (!(_options.Tolerance > 0) || !double.IsFinite(_options.Tolerance)) throw new ArgumentException($"Pointing game: tolerance must be a positive number of pixels; got {_options.Tolerance}.");
         if (model.NumClasses != dataset.ClassNames.Count)
             throw new ArgumentException($"Pointing game: model '{model.Name}' has {model.NumClasses} classes but dataset '{dataset.Name}' has {dataset.ClassNames.Count}.");
         if (dataset.Count == 0) throw new ArgumentException($"Pointing game: dataset '{dataset.Name}' is empty.");
         _dataset = dataset; _model = model; _methods = methods; _outDir = outDir;
+        _run = new PointingGameRunDescription(PointingGameRun.FormatVersion, dataset.Name, _options.Split, model.Name, model.NumClasses,
+            _options.Tolerance, _options.Shard?.ToString(), methods.ToDictionary(m => m.Name, SaliencyMethods.Describe),
+            Math.Min(dataset.Count, _options.Limit ?? int.MaxValue), methods.Select(m => m.Name).ToArray());
     }
 
-    public int ImagesPlanned => Math.Min(_dataset.Count, _options.Limit ?? int.MaxValue);
+    /// <summary>Images of the dataset this run covers (all shards together).</summary>
+    public int ImagesPlanned => _run.ImagesPlanned;
     public string ResultsPath => Path.Combine(_outDir, ResultsFile);
+    /// <summary>The run identity this runner writes to <c>run.json</c> (the methods of this invocation only).</summary>
+    public PointingGameRunDescription Description => _run;
 
     /// <summary>
-    /// Runs (or resumes) the benchmark and writes the summary. On cancellation it stops between images, keeping every
-    /// finished line, and throws <see cref="OperationCanceledException"/>.
+    /// Runs (or resumes) the benchmark and, for an unsharded run, writes the summary (a shard's images are summarised by
+    /// <see cref="PointingGameRun.Merge"/>; the returned summary then covers this shard only). On cancellation it stops between
+    /// images, keeping every finished line, and throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    public PointingGameSummary Run(CancellationToken cancellation = default, Action<PointingGameProgress>? progress = null)
+    /// <param name="note">Receives one line for each repair made to the folder (a last line cut short by an interrupted write).</param>
+    /// <exception cref="InvalidOperationException">The folder holds another run; nothing was changed.</exception>
+    /// <exception cref="InvalidDataException">A damaged line or run.json; nothing was changed.</exception>
+    public PointingGameSummary Run(CancellationToken cancellation = default, Action<PointingGameProgress>? progress = null, Action<string>? note = null)
     {
+        if (File.Exists(_outDir)) throw new InvalidOperationException($"Output folder '{_outDir}' is a file; give a folder.");
+        // Everything is checked before anything is written, so a refused folder stays byte-identical.
+        var old = PointingGameRun.ReadDescription(_outDir);
+        var file = PointingGameRun.ReadResultsFile(ResultsPath);
+        if (old is null && file.Results.Count + file.TruncatedBytes > 0)
+            throw new InvalidOperationException($"Output folder '{_outDir}' holds {ResultsFile} but no {RunFile}: it belongs to another run or an older XaiLab; use another --out.");
+        var merged = old is null ? _run : PointingGameRun.CheckCompatible(old, _run, _outDir);
+        var ids = CheckLines(file.Results, merged);
+
         Directory.CreateDirectory(_outDir);
-        CheckRunFile();
-        var done = ReadResults(ResultsPath, repair: true).Select(r => (r.Image, r.Method)).ToHashSet();
-        int total = ImagesPlanned * _methods.Count, count = 0;
+        if (file.TruncatedBytes > 0)
+            note?.Invoke($"{ResultsPath}: the last line was cut short ({file.TruncatedBytes} bytes, an interrupted write); it is removed and that pair is redone.");
+        PointingGameRun.Repair(ResultsPath, file);
+        PointingGameRun.WriteDescription(_outDir, merged);
+
+        var done = file.Results.Select(r => (r.Image, r.Method)).ToHashSet();
+        var owned = new List<int>();
+        for (int i = 0; i < ImagesPlanned; i++)
+        {
+            if (_options.Shard is not { } shard) { owned.Add(i); continue; }
+            if (!ids.TryGetValue(i, out var id))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scene = _dataset.Get(i);
+                id = scene.Id;
+            }
+            if (shard.Owns(id)) owned.Add(i);
+        }
+        int total = owned.Count * _methods.Count, count = 0;
         using (var stream = new FileStream(ResultsPath, FileMode.Append, FileAccess.Write, FileShare.Read))
         using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
         {
-            for (int i = 0; i < ImagesPlanned; i++)
+            foreach (int i in owned)
             {
                 if (_methods.All(m => done.Contains((i, m.Name))))
                 {
@@ -120,7 +169,8 @@ public sealed class PointingGameRunner
                     var sw = Stopwatch.StartNew();
                     var trials = EvaluateScene(scene, m);
                     sw.Stop();
-                    var line = JsonSerializer.Serialize(new PointingImageResult(i, scene.Id, m.Name, Math.Round(sw.Elapsed.TotalSeconds, 4), trials), Json);
+                    var key = PointingGameRun.LineKey(_run, m.Name);
+                    var line = JsonSerializer.Serialize(new PointingImageResult(i, scene.Id, m.Name, key, Math.Round(sw.Elapsed.TotalSeconds, 4), trials), Json);
                     writer.Write(line + "\n");
                     writer.Flush();
                     stream.Flush(flushToDisk: true);
@@ -129,9 +179,40 @@ public sealed class PointingGameRunner
                 }
             }
         }
-        var summary = Summarise(ReadResults(ResultsPath, repair: false));
-        WriteSummary(summary, _outDir);
-        return summary;
+        var results = PointingGameRun.ReadResultsFile(ResultsPath).Results;
+        if (_options.Shard is null)
+        {
+            var summary = PointingGameRun.Summarise(_run, results);
+            PointingGameRun.WriteSummary(summary, _outDir);
+            return summary;
+        }
+        var mine = owned.ToHashSet();
+        var partial = PointingGameRun.Summarise(_run, results.Where(r => mine.Contains(r.Image)));
+        return partial with { ImagesPlanned = owned.Count };
+    }
+
+    /// <summary>
+    /// Checks every existing line against the run (its key, method, image range, classes) and against the dataset (the scene id),
+    /// returning image → id. Throws before anything is written.
+    /// </summary>
+    Dictionary<int, string> CheckLines(IReadOnlyList<PointingImageResult> lines, PointingGameRunDescription run)
+    {
+        var ids = new Dictionary<int, string>();
+        PointingGameRun.CheckLines(lines, run, ResultsPath);
+        foreach (var g in lines.Select((r, k) => (r, k)).GroupBy(t => t.r.Image))
+        {
+            int i = g.Key;
+            if (i >= _dataset.Count)
+                throw new InvalidDataException($"{ResultsPath}: line {g.First().k + 1} is about image {i}, but dataset '{_dataset.Name}' has {_dataset.Count}; it belongs to another run.");
+            using var scene = _dataset.Get(i);
+            foreach (var (r, k) in g)
+                if (r.Id != scene.Id)
+                    throw new InvalidOperationException($"{ResultsPath}: line {k + 1} is about scene '{r.Id}', but image {i} of '{_dataset.Name}' is '{scene.Id}': the folder belongs to another run; use another --out.");
+            if (_options.Shard is { } shard && !shard.Owns(scene.Id))
+                throw new InvalidOperationException($"{ResultsPath}: line {g.First().k + 1} (scene '{scene.Id}') belongs to another shard than {shard}; use one folder per shard.");
+            ids[i] = scene.Id;
+        }
+        return ids;
     }
 
     /// <summary>All trials of one scene for one method.</summary>
@@ -139,10 +220,7 @@ public sealed class PointingGameRunner
     {
         var trials = new List<PointingTrial>();
         using var scope = NewDisposeScope();
-        var image = scene.Image;
-        if (_model.InputSize is { } s && (s.H != scene.Height || s.W != scene.Width))
-            image = nn.functional.interpolate(image.unsqueeze(0).to_type(ScalarType.Float32), new long[] { s.H, s.W },
-                mode: InterpolationMode.Bilinear, align_corners: false)[0];
+        var image = Resize.ToModel(scene.Image, _model);
         foreach (var c in scene.Classes)
         {
             if (PointingGame.AllObjectsDifficult(scene, c)) { trials.Add(new PointingTrial(c, 0, PointingGame.InDifficultSubset(scene, c), -1, -1)); continue; }
@@ -155,124 +233,29 @@ public sealed class PointingGameRunner
     }
 
     /// <summary>Aggregates result lines (images below <see cref="ImagesPlanned"/>, this run's methods) into the summary.</summary>
-    public PointingGameSummary Summarise(IEnumerable<PointingImageResult> results)
-    {
-        var list = results.Where(r => r.Image < ImagesPlanned).ToArray();
-        var rows = new List<PointingSummaryRow>();
-        foreach (var m in _methods)
-        {
-            var mine = list.Where(r => r.Method == m.Name).GroupBy(r => r.Image).Select(g => g.First()).OrderBy(r => r.Image).ToArray();
-            foreach (var subset in new[] { "all", "difficult" })
-            {
-                var score = new PointingGameScore(_model.NumClasses);
-                int images = 0;
-                foreach (var r in mine)
-                {
-                    bool any = false;
-                    foreach (var t in r.Trials)
-                    {
-                        if (subset == "difficult" && !t.Difficult) continue;
-                        if (t.Outcome == 0) continue;
-                        score.Add(t.Class, (PointingOutcome)t.Outcome);
-                        any = true;
-                    }
-                    if (any) images++;
-                }
-                rows.Add(new PointingSummaryRow(m.Name, subset, score.TorchRayAccuracy, score.PresentClassAccuracy, images,
-                    score.PresentClasses, score.Hits.Sum(), score.Trials, SaliencyMethods.Describe(m)));
-            }
-        }
-        return new PointingGameSummary(_dataset.Name, _model.Name, ImagesPlanned, _options.Tolerance, rows);
-    }
+    public PointingGameSummary Summarise(IEnumerable<PointingImageResult> results) => PointingGameRun.Summarise(_run, results);
 
-    /// <summary>
-    /// Reads <c>results.jsonl</c> (missing file = no results). A last line that is cut short or unparsable is dropped and,
-    /// with <paramref name="repair"/>, cut off the file so that appending starts on a fresh line.
-    /// </summary>
-    /// <exception cref="InvalidDataException">A line other than the last is not a valid result.</exception>
+    /// <summary>Reads <c>results.jsonl</c> (missing file = no results); see <see cref="PointingGameRun.ReadResultsFile"/>.</summary>
+    /// <param name="repair">Cut a last line left unfinished by an interrupted write off the file (and end a complete last line with its newline).</param>
+    /// <exception cref="InvalidDataException">A damaged line (any line that is complete but not a valid result); the message names it.</exception>
     public static IReadOnlyList<PointingImageResult> ReadResults(string path, bool repair = false)
     {
-        if (!File.Exists(path)) return Array.Empty<PointingImageResult>();
-        var bytes = File.ReadAllBytes(path);
-        var results = new List<PointingImageResult>();
-        long goodEnd = 0;
-        int pos = 0, lineNo = 0;
-        while (pos < bytes.Length)
-        {
-            int nl = Array.IndexOf(bytes, (byte)'\n', pos);
-            bool complete = nl >= 0;
-            int end = complete ? nl : bytes.Length;
-            lineNo++;
-            var text = Encoding.UTF8.GetString(bytes, pos, end - pos).Trim();
-            if (text.Length > 0)
-            {
-                PointingImageResult? r;
-                try { r = JsonSerializer.Deserialize<PointingImageResult>(text, Json); }
-                catch (JsonException) { r = null; }
-                if (r is null || r.Method is null || r.Trials is null)
-                {
-                    bool isLast = !complete || Encoding.UTF8.GetString(bytes, nl + 1, bytes.Length - nl - 1).Trim().Length == 0;
-                    if (!isLast) throw new InvalidDataException($"{path}: line {lineNo} is not a valid result line; remove it or start a new output folder.");
-                    break; // a truncated last line (the run was killed while writing it): that pair is redone
-                }
-                results.Add(r);
-            }
-            goodEnd = complete ? nl + 1 : bytes.Length;
-            pos = end + 1;
-        }
-        if (repair && goodEnd < bytes.Length)
-        {
-            using var fs = new FileStream(path, FileMode.Open, FileAccess.Write);
-            fs.SetLength(goodEnd);
-        }
-        else if (repair && goodEnd == bytes.Length && bytes.Length > 0 && bytes[^1] != (byte)'\n')
-        {
-            File.AppendAllText(path, "\n"); // a complete last line without its newline
-        }
-        return results;
+        var file = PointingGameRun.ReadResultsFile(path);
+        if (repair) PointingGameRun.Repair(path, file);
+        return file.Results;
     }
 
     /// <summary>Writes <c>summary.json</c> and <c>summary.csv</c> (invariant culture, accuracies in %) into <paramref name="dir"/>.</summary>
-    public static void WriteSummary(PointingGameSummary summary, string dir)
-    {
-        File.WriteAllText(Path.Combine(dir, "summary.json"), JsonSerializer.Serialize(summary, JsonIndented) + "\n");
-        var sb = new StringBuilder("method,subset,torchray_accuracy_pct,present_class_accuracy_pct,images,classes,hits,trials,parameters\n");
-        foreach (var r in summary.Rows)
-            sb.Append(string.Join(",", r.Method, r.Subset, Pct(r.TorchRayAccuracy), Pct(r.PresentClassAccuracy), r.Images, r.Classes, r.Hits, r.Trials,
-                "\"" + r.Parameters.Replace("\"", "\"\"") + "\"")).Append('\n');
-        File.WriteAllText(Path.Combine(dir, "summary.csv"), sb.ToString());
-    }
+    public static void WriteSummary(PointingGameSummary summary, string dir) => PointingGameRun.WriteSummary(summary, dir);
 
     /// <summary>A fixed-width text table of the summary (for the console).</summary>
     public static string FormatTable(PointingGameSummary summary, string? subset = null)
     {
         var sb = new StringBuilder();
         sb.AppendLine($"pointing game: {summary.Dataset}, model {summary.Model}, {summary.ImagesPlanned} images, tolerance {summary.Tolerance} px");
-        sb.AppendLine($"{"method",-24} {"subset",-10} {"TorchRay %",10} {"present %",10} {"images",7} {"classes",7} {"trials",7}");
+        sb.AppendLine($"{"method",-28} {"subset",-10} {"TorchRay %",10} {"present %",10} {"images",7} {"classes",7} {"trials",7}");
         foreach (var r in summary.Rows.Where(r => subset is null || r.Subset == subset))
-            sb.AppendLine($"{r.Method,-24} {r.Subset,-10} {Pct(r.TorchRayAccuracy),10} {Pct(r.PresentClassAccuracy),10} {r.Images,7} {r.Classes,7} {r.Trials,7}");
+            sb.AppendLine($"{r.Method,-28} {r.Subset,-10} {PointingGameRun.Pct(r.TorchRayAccuracy),10} {PointingGameRun.Pct(r.PresentClassAccuracy),10} {r.Images,7} {r.Classes,7} {r.Trials,7}");
         return sb.ToString();
-    }
-
-    static string Pct(double v) => double.IsNaN(v) ? "NaN" : (100 * v).ToString("F2", CultureInfo.InvariantCulture);
-
-    sealed record RunInfo(string Dataset, string Model, Dictionary<string, string> Methods, double Tolerance);
-
-    void CheckRunFile()
-    {
-        var path = Path.Combine(_outDir, RunFile);
-        var mine = new RunInfo(_dataset.Name, _model.Name, _methods.ToDictionary(m => m.Name, SaliencyMethods.Describe), _options.Tolerance);
-        if (File.Exists(path))
-        {
-            var old = JsonSerializer.Deserialize<RunInfo>(File.ReadAllText(path))
-                      ?? throw new InvalidDataException($"{path} is not a valid run description.");
-            if (old.Dataset != mine.Dataset || old.Model != mine.Model || old.Tolerance != mine.Tolerance)
-                throw new InvalidOperationException($"Output folder '{_outDir}' holds a run of dataset '{old.Dataset}' / model '{old.Model}' / tolerance {old.Tolerance}; use another --out.");
-            foreach (var (name, desc) in mine.Methods)
-                if (old.Methods.TryGetValue(name, out var od) && od != desc)
-                    throw new InvalidOperationException($"Output folder '{_outDir}' holds results of '{name}' with other parameters ({od}); use another --out.");
-            foreach (var (name, desc) in old.Methods) mine.Methods.TryAdd(name, desc);
-        }
-        File.WriteAllText(path, JsonSerializer.Serialize(mine, JsonIndented) + "\n");
     }
 }
