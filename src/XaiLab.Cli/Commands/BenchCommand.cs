@@ -32,7 +32,7 @@ public static class BenchCommand
         {
             var d = Devices.Resolve(parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
             var name = parse.GetValue(model);
-            var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps), Saturation = parse.GetValue(saturation) };
+            var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps), Saturation = parse.GetValue(saturation), SynchronisedTimings = true };
             if (parse.GetValue(iterations) is { } n) o = o with { MinIterations = n, MaxIterations = n };
             o.Validate();
             Run(name, d, o, parse.GetValue(repeats), Console.Out, parse.GetValue(standin)!);

@@ -14,6 +14,10 @@ namespace XaiLab.Saliency.AblationPaths;
 /// saturation (Eq 2.26); (6) pinching of the straddling pair (Eq 2.27); (7) repair: monotonise (Algorithm 1),
 /// clamp, constant speed (Lemma 7). The order of (4) and (5) follows Algorithm 2 (filter, line 8, before
 /// saturation, line 10). Termination: saturation ≥ target after ≥ MinIterations, or the cap (→ unsaturated).</para>
+/// <para>Batching: <see cref="OptimiseMany(Classifier, IReadOnlyList{ValueTuple{Tensor, int}}, AblationPathOptions?, IProgress{AblationBatchProgress}?, CancellationToken)"/>
+/// runs this loop for B paths at once (one forward/backward over all their masks, one batched step and repair);
+/// the single-path calls are the B = 1 case of the same code. Per iteration the host reads one small tensor
+/// (scores, finiteness, saturations) — the only synchronisation the stopping rule needs.</para>
 /// <para>Cancellation: the token is checked before each iteration; a cancelled run throws
 /// <see cref="OperationCanceledException"/> (no partial result: a half-optimised path is easy to mistake for an
 /// explanation). The classifier's parameters are frozen (requires_grad = false) during the call and restored after.</para>

@@ -35,14 +35,73 @@ public static class PathRepair
 
     /// <summary>
     /// Algorithm 1 on a time-major array <c>[length, count]</c> (element (t,p) at <c>t·count + p</c>, the memory
-    /// layout of a contiguous path <c>[T,*S]</c>), every column p in place. Same algorithm as
-    /// <see cref="MonotoniseSequences{T}"/>; reading the columns with a stride avoids two transposing copies.
+    /// layout of a contiguous path <c>[T,*S]</c>), every column p in place, with the result of
+    /// <see cref="MonotoniseSequences{T}"/> bit for bit. For short paths (length ≤ <see cref="SimdMaxLength"/>) whole
+    /// SIMD vectors of neighbouring columns are processed at once by the max–min formula of
+    /// <see cref="MonotoniseMaxMin"/> (branch-free, O(length²) vector operations per vector of columns); the remaining
+    /// columns, and longer paths, use the block-merging sweep read with a stride.
     /// </summary>
     public static void MonotoniseColumns<T>(Span<T> data, int length, int count) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (length < 1 || count < 0 || (long)length * count != data.Length)
             throw new ArgumentException($"Data of {data.Length} values is not [{length},{count}].");
+        int done = 0;
+        if (length > 1 && length <= SimdMaxLength && Vector.IsHardwareAccelerated && count >= Vector<T>.Count)
+            done = MonotoniseColumnsSimd(data, length, count);
+        if (done < count) Monotonise(data.Slice(done), length, count - done, 1, count);
+    }
+
+    /// <summary>
+    /// Algorithm 1 on a time-major array <c>[length, count]</c> by the block-merging sweep alone, every column read
+    /// with a stride (the kernel <see cref="MonotoniseColumns{T}"/> used before its SIMD form; same result, kept as
+    /// the reference and for the benchmark).
+    /// </summary>
+    public static void MonotoniseColumnsSweep<T>(Span<T> data, int length, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (length < 1 || count < 0 || (long)length * count != data.Length)
+            throw new ArgumentException($"Data of {data.Length} values is not [{length},{count}].");
         Monotonise(data, length, count, 1, count);
+    }
+
+    /// <summary>Longest path for which <see cref="MonotoniseColumns{T}"/> uses the SIMD max–min form (beyond it the O(T) sweep wins).</summary>
+    public const int SimdMaxLength = 32;
+
+    // q_i = max_{a≤i} min_{b≥i} (max p[a..b] + min p[a..b])/2 on Vector<T>.Count columns at a time; returns the
+    // number of columns done (a multiple of the vector width).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static int MonotoniseColumnsSimd<T>(Span<T> data, int length, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lanes = Vector<T>.Count, blocks = count / lanes;
+        Span<Vector<T>> v = stackalloc Vector<T>[length];
+        Span<Vector<T>> f = stackalloc Vector<T>[length];
+        Span<Vector<T>> q = stackalloc Vector<T>[length];
+        var half = new Vector<T>(T.CreateChecked(0.5));
+        var minusInf = new Vector<T>(T.NegativeInfinity);
+        var plusInf = new Vector<T>(T.PositiveInfinity);
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            int p0 = blk * lanes;
+            for (int t = 0; t < length; t++) { v[t] = new Vector<T>(data.Slice(t * count + p0, lanes)); q[t] = minusInf; }
+            for (int a = 0; a < length; a++)
+            {
+                Vector<T> hi = v[a], lo = v[a];
+                f[a] = v[a];
+                for (int b = a + 1; b < length; b++)
+                {
+                    hi = Vector.Max(hi, v[b]);
+                    lo = Vector.Min(lo, v[b]);
+                    f[b] = (hi + lo) * half; // exactly (hi+lo)/2, as in the sweep
+                }
+                var s = plusInf;
+                for (int i = length - 1; i >= a; i--)
+                {
+                    s = Vector.Min(s, f[i]);
+                    q[i] = Vector.Max(q[i], s);
+                }
+            }
+            for (int t = 0; t < length; t++) q[t].CopyTo(data.Slice(t * count + p0, lanes));
+        }
+        return blocks * lanes;
     }
 
     // Sequence s consists of data[s·baseStride + i·step], i = 0..length-1.
