@@ -60,9 +60,15 @@ public static class Devices
         if (_loaded) return;
         try
         {
+            // The intra-op thread count must be in OpenMP's environment before libtorch (and its libgomp) loads:
+            // afterwards it can only be changed per calling thread.
+            var (threads, why) = ChooseThreads(Environment.GetEnvironmentVariable(ThreadsVariable), Environment.GetEnvironmentVariable("OMP_NUM_THREADS"), Environment.ProcessorCount, LoadAverage());
+            if (threads is { } n) SetNativeEnvironment("OMP_NUM_THREADS", n.ToString());
             TorchNatives.Preload();
             torch.InitializeDeviceType(DeviceType.CPU);
             _loaded = true;
+            if (threads is { } m) torch.set_num_threads(m);
+            ThreadChoice = $"{torch.get_num_threads()} torch thread(s): {why}";
         }
         catch (Exception e)
         {
@@ -76,6 +82,78 @@ public static class Devices
     }
 
     static string FirstLine(string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() ?? s;
+
+    /// <summary>Environment variable for torch's intra-op CPU threads: a number, <c>all</c> (every core) or <c>auto</c> (default).</summary>
+    public const string ThreadsVariable = "XAILAB_THREADS";
+
+    /// <summary>Why torch runs with its current thread count (set when libtorch loads), e.g. for benchmark output.</summary>
+    public static string ThreadChoice { get; private set; } = "libtorch not loaded yet";
+
+    /// <summary>
+    /// The thread policy: <c>XAILAB_THREADS</c> = N or <c>all</c> wins; otherwise a user's <c>OMP_NUM_THREADS</c> is
+    /// left alone (null); otherwise <c>auto</c>: the cores that the 1-minute load average leaves free, rounded, at
+    /// least 1 — on a busy 2-core machine one thread, because two OpenMP threads that spin-wait for each other on
+    /// cores other processes hold collapse by 5–10× (measured: <c>bench</c> prints 1 vs 2 threads).
+    /// </summary>
+    /// <param name="setting">The value of <c>XAILAB_THREADS</c>.</param>
+    /// <param name="ompNumThreads">The value of <c>OMP_NUM_THREADS</c>.</param>
+    /// <param name="cores">Logical cores.</param>
+    /// <param name="loadAverage">The 1-minute load average, or null.</param>
+    /// <returns>The thread count to set (null = leave libtorch's default) and the reason in words.</returns>
+    /// <exception cref="ArgumentException">XAILAB_THREADS is neither a positive number, <c>all</c> nor <c>auto</c>.</exception>
+    public static (int? Threads, string Reason) ChooseThreads(string? setting, string? ompNumThreads, int cores, double? loadAverage)
+    {
+        var v = (setting ?? "").Trim().ToLowerInvariant();
+        if (v == "all") return (cores, $"{ThreadsVariable}=all ({cores} cores)");
+        if (v.Length > 0 && v != "auto")
+        {
+            if (!int.TryParse(v, out var n) || n < 1)
+                throw new ArgumentException($"{ThreadsVariable}='{setting}': expected a positive number of threads, 'all' or 'auto'.");
+            return (n, $"{ThreadsVariable}={n}");
+        }
+        if (!string.IsNullOrWhiteSpace(ompNumThreads)) return (null, $"OMP_NUM_THREADS={ompNumThreads} (set by the user)");
+        if (loadAverage is not { } load) return (cores, $"auto: all {cores} cores (no load average available)");
+        int free = Math.Clamp((int)Math.Floor(cores - load + 0.5), 1, cores);
+        return (free, $"auto: {cores} cores, load average {load:F2} leaves {free} free");
+    }
+
+    /// <summary>Sets torch's intra-op thread count for the calling thread and threads started later by libtorch.</summary>
+    /// <exception cref="ArgumentException">Fewer than 1 thread.</exception>
+    public static void SetThreads(int threads)
+    {
+        if (threads < 1) throw new ArgumentException($"Torch needs at least 1 thread; got {threads}.", nameof(threads));
+        EnsureNativeLoaded();
+        torch.set_num_threads(threads);
+        ThreadChoice = $"{threads} torch thread(s): set by the program";
+    }
+
+    /// <summary>The 1-minute load average from <c>/proc/loadavg</c>, or null where there is none.</summary>
+    public static double? LoadAverage()
+    {
+        try
+        {
+            if (!File.Exists("/proc/loadavg")) return null;
+            var first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            return double.TryParse(first, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var l) ? l : null;
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setenv")]
+    static extern int NativeSetenv(string name, string value, int overwrite);
+
+    // .NET keeps its own copy of the environment on Unix; native libraries (libgomp) read the C environment.
+    static void SetNativeEnvironment(string name, string value)
+    {
+        Environment.SetEnvironmentVariable(name, value);
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            try { NativeSetenv(name, value, 1); }
+            catch (DllNotFoundException) { }
+            catch (EntryPointNotFoundException) { }
+        }
+    }
 
     /// <summary>A one-line description of the device for logs and benchmark output.</summary>
     public static string Describe(Device device)

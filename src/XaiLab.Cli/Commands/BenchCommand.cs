@@ -32,13 +32,38 @@ public static class BenchCommand
         {
             var d = Devices.Resolve(parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
             var name = parse.GetValue(model);
-            var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps), Saturation = parse.GetValue(saturation) };
+            var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps), Saturation = parse.GetValue(saturation), SynchronisedTimings = true };
             if (parse.GetValue(iterations) is { } n) o = o with { MinIterations = n, MaxIterations = n };
             o.Validate();
             Run(name, d, o, parse.GetValue(repeats), Console.Out, parse.GetValue(standin)!);
             return 0;
         }));
-        var bench = new Command("bench", "Benchmarks.") { ap };
+        var json = new Option<string?>("--json") { Description = "Write the records {name, value, unit, device, machine, commit, load, threads, note} to this JSON file" };
+        var markdown = new Option<bool>("--markdown") { Description = "Print the README performance table of the records at the end" };
+        var quick = new Option<bool>("--quick") { Description = "Fewer iterations and repeats (a smoke run; the record notes say so)" };
+        var resnetIterations = new Option<int?>("--resnet-iterations") { Description = "Iterations timed for the ResNet50 path (default: 100 on CUDA, 4 on the CPU — then the per-100 figure is extrapolated)" };
+        var riseMasks = new Option<int>("--rise-masks") { Description = "RISE masks per image (default 8000, the published value)", DefaultValueFactory = _ => 8000 };
+        var suiteDevice = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
+        var files = new Argument<string[]>("files") { Description = "JSON files written by 'bench --json'", Arity = ArgumentArity.OneOrMore };
+        var table = new Command("table", "Print the README performance table (markdown) from one or more 'bench --json' files (e.g. the CPU and the GPU run).") { files };
+        table.SetAction(parse => CommandBody.Guard(() =>
+        {
+            var all = parse.GetValue(files)!.SelectMany(f => BenchSuite.ReadJson(f)).ToList();
+            Console.Write(BenchSuite.Markdown(all));
+            return 0;
+        }));
+        var bench = new Command("bench", "Benchmarks. Without a subcommand: every record of the performance table (ablation paths, repair, batching, SIFT, denoisers, IG, RISE).")
+            { ap, table, json, markdown, quick, resnetIterations, riseMasks, suiteDevice };
+        bench.SetAction(parse => CommandBody.Guard(() =>
+        {
+            var d = Devices.Resolve(parse.GetValue(suiteDevice) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
+            var path = parse.GetValue(json);
+            var settings = new BenchSuite.Settings(d, parse.GetValue(quick), parse.GetValue(resnetIterations), parse.GetValue(riseMasks));
+            var records = BenchSuite.Run(settings, Console.Out);
+            if (path is not null) { BenchSuite.WriteJson(path, records); Console.WriteLine($"wrote {records.Count} records to {path}"); }
+            if (parse.GetValue(markdown)) Console.Write(BenchSuite.Markdown(records));
+            return 0;
+        }));
         return bench;
     }
 
@@ -58,7 +83,7 @@ public static class BenchCommand
         using var image = StandInCnn.SyntheticImage(classifier.Channels, H, W, seed: 1).to(device);
         int cls = classifier.Predict(image).Class;
         w.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}{LoadAverage()}");
-        w.WriteLine($"device: {Devices.Describe(device)}");
+        w.WriteLine($"device: {Devices.Describe(device)}; {Devices.ThreadChoice}");
         w.WriteLine(modelName is null
             ? $"model: {StandInCnn.Describe(standin)} — RANDOM-INIT STAND-IN (timings only; its explanations mean nothing)"
             : $"model: {modelName} ({classifier.NumClasses} classes, input {classifier.Channels}×{H}×{W})");

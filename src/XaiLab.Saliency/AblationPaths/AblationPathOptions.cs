@@ -149,6 +149,17 @@ public sealed record AblationPathOptions
     /// <summary>A retaining part P↑ at or above this ends with the "adversarial / under-regularised" warning (§2.8.3). Default 0.95.</summary>
     public double AdversarialScoreThreshold { get; init; } = 0.95;
 
+    /// <summary><see cref="AblationPath.OptimiseMany(XaiLab.Imaging.Classifier, IReadOnlyList{ValueTuple{Tensor, int}}, AblationPathOptions?, IProgress{AblationBatchProgress}?, CancellationToken)"/>:
+    /// how many paths are optimised together (one forward/backward over their B·T masks); a finished path's slot is
+    /// refilled from the waiting pairs. 0 (default) = all pairs at once. Memory grows with B·T images per call
+    /// (bounded separately by <see cref="BatchSize"/>).</summary>
+    public int PathsPerBatch { get; init; }
+
+    /// <summary>Synchronise the device around the network and the repair in every iteration so that
+    /// <see cref="AblationTimings"/> splits a GPU iteration exactly. Default false: on a GPU the split is then the
+    /// host's view of asynchronous work (the per-iteration total stays exact); CPU timings are exact either way.</summary>
+    public bool SynchronisedTimings { get; init; }
+
     /// <summary>Checks every option and throws <see cref="ArgumentException"/> naming the option and its valid range.</summary>
     public void Validate()
     {
@@ -168,6 +179,7 @@ public sealed record AblationPathOptions
         Need(double.IsFinite(PyramidMaxSigma) && PyramidMaxSigma > 0, nameof(PyramidMaxSigma), $"must be finite and > 0; got {PyramidMaxSigma}");
         Need(BaselineSigma is null || (double.IsFinite(BaselineSigma.Value) && BaselineSigma.Value >= 0), nameof(BaselineSigma), $"must be finite and ≥ 0; got {BaselineSigma}");
         Need(double.IsFinite(JitterStd) && JitterStd >= 0, nameof(JitterStd), $"must be finite and ≥ 0; got {JitterStd}");
+        Need(PathsPerBatch >= 0, nameof(PathsPerBatch), $"must be ≥ 0 (0 = all pairs at once); got {PathsPerBatch}");
         Need(BatchSize >= 0, nameof(BatchSize), $"must be ≥ 0 (0 = all at once); got {BatchSize}");
         Need(AdversarialScoreThreshold is > 0 and <= 1, nameof(AdversarialScoreThreshold), $"must lie in (0,1]; got {AdversarialScoreThreshold}");
         Need(!(Baseline is not null && RandomBaseline is not null), nameof(RandomBaseline), "give either a fixed Baseline or a RandomBaseline, not both");

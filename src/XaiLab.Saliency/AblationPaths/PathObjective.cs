@@ -13,6 +13,15 @@ public sealed record PathEvaluation(double Score, Tensor Gradient, double Retain
     public void Dispose() => Gradient.Dispose();
 }
 
+/// <summary>Scores and gradients of B path states, all on the device (reading them is the caller's host synchronisation).</summary>
+/// <param name="Scores">The score of §2.3 of each path, <c>[B]</c>.</param>
+/// <param name="Gradient">∂Score_b/∂φ_b, <c>[B,P,T,*S]</c>.</param>
+/// <param name="Retaining">P↑ of each first path, <c>[B]</c>.</param>
+public sealed record PathEvaluationBatch(Tensor Scores, Tensor Gradient, Tensor Retaining) : IDisposable
+{
+    public void Dispose() { Scores.Dispose(); Gradient.Dispose(); Retaining.Dispose(); }
+}
+
 /// <summary>The classifier's view of a path: per point the explained class' score and the top class.</summary>
 /// <param name="Times">t = 0, t_1 … t_T, 1 (ends included).</param>
 /// <param name="Score">F(x(t)) of the explained class at each time.</param>
@@ -33,6 +42,9 @@ public static class PathObjective
     /// <summary>Number of paths in the state: 2 for <see cref="AblationScore.Straddling"/>, else 1.</summary>
     public static int PathCount(AblationScore score) => score == AblationScore.Straddling ? 2 : 1;
 
+    /// <summary>Rows (masks shown to the classifier) per path state: T, or 2T for the contrastive and straddling scores.</summary>
+    public static int RowsPerPath(AblationScore score, int steps) => score is AblationScore.Contrastive or AblationScore.Straddling ? 2 * steps : steps;
+
     /// <summary>
     /// Evaluates <paramref name="score"/> at <paramref name="state"/> <c>[P,T,*S]</c> and its gradient.
     /// The masks actually shown to the classifier may be hard-quantised by <paramref name="quantise"/> (§2.4.3B);
@@ -47,45 +59,97 @@ public static class PathObjective
         if (state.dim() != space.MaskShape.Length + 2 || state.shape[0] != P || !state.shape.Skip(2).SequenceEqual(space.MaskShape))
             throw new ArgumentException($"Path state must be [{P},T,{string.Join(",", space.MaskShape)}] for the {score} score; got [{string.Join(",", state.shape)}].");
         using var scope = NewDisposeScope();
-        int T = (int)state.shape[1];
-        var s = state.detach();
-        // Evaluation masks E (rows) with coefficients c_j and a constant: Score = constant + Σ_j c_j F(x(E_j)).
+        var ev = EvaluateCore(model, new[] { space }, state.unsqueeze(0), score, new[] { classIndex }, batchSize,
+            quantise is null ? null : (m, _) => quantise(m));
+        var sc = stack(new[] { ev.Scores, ev.Retaining }, 0).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+        return new PathEvaluation(sc[0], ev.Gradient[0].detach().clone().MoveToOuterDisposeScope(), sc[1]);
+    }
+
+    /// <summary>
+    /// Batched evaluation for <see cref="AblationPath.OptimiseMany(Classifier, IReadOnlyList{ValueTuple{Tensor, int}}, AblationPathOptions?, IProgress{AblationBatchProgress}?, CancellationToken)"/>:
+    /// B path states <c>[B,P,T,*S]</c>, path b rendered by <paramref name="spaces"/>[b] and scored for
+    /// <paramref name="classes"/>[b]; all B·rows masks go through the classifier together (chunks of
+    /// <paramref name="batchSize"/> images, 0 = all at once). Everything stays on the device: no host synchronisation.
+    /// </summary>
+    /// <param name="quantisation">Hard masks with a straight-through gradient (§2.4.3B).</param>
+    /// <param name="uniform">For <see cref="MaskQuantisation.Random"/>: the uniform draws <c>[B·rows,*S]</c>, one per evaluated mask.</param>
+    public static PathEvaluationBatch EvaluateMany(Classifier model, IReadOnlyList<IPathSpace> spaces, Tensor states, AblationScore score,
+        IReadOnlyList<int> classes, int batchSize = 0, MaskQuantisation quantisation = MaskQuantisation.None, Tensor? uniform = null)
+    {
+        int P = PathCount(score);
+        var maskShape = spaces[0].MaskShape;
+        if (states.dim() != maskShape.Length + 3 || states.shape[0] != spaces.Count || states.shape[1] != P || !states.shape.Skip(3).SequenceEqual(maskShape))
+            throw new ArgumentException($"Path states must be [{spaces.Count},{P},T,{string.Join(",", maskShape)}] for the {score} score; got [{string.Join(",", states.shape)}].");
+        if (classes.Count != spaces.Count) throw new ArgumentException($"One class per path: {spaces.Count} spaces, {classes.Count} classes.");
+        foreach (var c in classes) model.CheckClass(c);
+        Func<Tensor, long, Tensor>? q = quantisation switch
+        {
+            MaskQuantisation.Threshold => (m, _) => m + (m.detach().ge(0.5).to_type(m.dtype) - m.detach()),
+            MaskQuantisation.Random => uniform is null
+                ? throw new ArgumentException("Random quantisation needs the uniform draws.")
+                : (m, start) => m + (uniform.narrow(0, start, m.shape[0]).lt(m.detach()).to_type(m.dtype) - m.detach()),
+            _ => null,
+        };
+        return EvaluateCore(model, spaces, states, score, classes, batchSize, q);
+    }
+
+    static PathEvaluationBatch EvaluateCore(Classifier model, IReadOnlyList<IPathSpace> spaces, Tensor states, AblationScore score,
+        IReadOnlyList<int> classes, int batchSize, Func<Tensor, long, Tensor>? quantise)
+    {
+        using var scope = NewDisposeScope();
+        int B = (int)states.shape[0], T = (int)states.shape[2];
+        var s = states.detach();
+        var maskShape = s.shape.Skip(3).ToArray();
+        // Evaluation masks E (rows per path) with coefficients c_j and a constant: Score = constant + Σ_j c_j F(x(E_j)).
         Tensor e; double[] coeff; double constant;
         double inv = 1.0 / T;
         switch (score)
         {
-            case AblationScore.Retaining: e = s[0]; coeff = Fill(T, inv); constant = 0; break;
-            case AblationScore.Dissipating: e = s[0]; coeff = Fill(T, -inv); constant = 1; break;
-            case AblationScore.Contrastive: e = cat(new[] { s[0], 1 - s[0] }, 0); coeff = Fill(T, inv).Concat(Fill(T, -inv)).ToArray(); constant = 1; break;
-            default: e = cat(new[] { s[0], s[1] }, 0); coeff = Fill(T, inv).Concat(Fill(T, -inv)).ToArray(); constant = 1; break;
+            case AblationScore.Retaining: e = s.select(1, 0); coeff = Fill(T, inv); constant = 0; break;
+            case AblationScore.Dissipating: e = s.select(1, 0); coeff = Fill(T, -inv); constant = 1; break;
+            case AblationScore.Contrastive: e = cat(new[] { s.select(1, 0), 1 - s.select(1, 0) }, 1); coeff = Fill(T, inv).Concat(Fill(T, -inv)).ToArray(); constant = 1; break;
+            default: e = s.reshape(new long[] { B, 2 * T }.Concat(maskShape).ToArray()); coeff = Fill(T, inv).Concat(Fill(T, -inv)).ToArray(); constant = 1; break;
         }
-        var leaf = e.detach().clone().requires_grad_(true);
-        int n = (int)leaf.shape[0];
+        int R = coeff.Length;
+        var leaf = e.reshape(new long[] { B * R }.Concat(maskShape).ToArray()).detach().clone().requires_grad_(true);
+        int n = B * R;
         int bs = batchSize <= 0 ? n : batchSize;
-        double total = constant, retaining = 0;
-        var coeffT = tensor(coeff, device: leaf.device).to_type(leaf.dtype);
+        var coeffRows = tensor(coeff, device: leaf.device).to_type(leaf.dtype).repeat(B);                 // [B·R]
+        var classRows = tensor(classes.Select(c => (long)c).ToArray(), device: leaf.device).repeat_interleave(R); // [B·R]
+        var values = new List<Tensor>();
         for (int start = 0; start < n; start += bs)
         {
-            using var chunkScope = NewDisposeScope();
             int len = Math.Min(bs, n - start);
-            var chunk = leaf.narrow(0, start, len);
-            var masks = quantise is null ? chunk : quantise(chunk);
-            var f = model.Scores(space.Render(masks)).select(1, classIndex);
-            var part = (f * coeffT.narrow(0, start, len)).sum();
-            part.backward();
-            total += part.to_type(ScalarType.Float64).item<double>();
-            int firstRows = Math.Max(0, Math.Min(T, start + len) - start);
-            if (firstRows > 0) retaining += f.narrow(0, 0, firstRows).detach().to_type(ScalarType.Float64).sum().item<double>();
+            Tensor f;
+            using (var chunkScope = NewDisposeScope())
+            {
+                // Render the chunk's rows path by path (each path has its own space), then one classifier call.
+                var images = new List<Tensor>();
+                for (int b = start / R; b * R < start + len; b++)
+                {
+                    int lo = Math.Max(start, b * R), hi = Math.Min(start + len, (b + 1) * R);
+                    var masks = leaf.narrow(0, lo, hi - lo);
+                    if (quantise is not null) masks = quantise(masks, lo);
+                    images.Add(spaces[b].Render(masks));
+                }
+                var scores = model.Scores(images.Count == 1 ? images[0] : cat(images.ToArray(), 0));
+                f = scores.gather(1, classRows.narrow(0, start, len).unsqueeze(1)).squeeze(1);
+                (f * coeffRows.narrow(0, start, len)).sum().backward();
+                f = f.detach().MoveToOuterDisposeScope();
+            }
+            values.Add(f);
         }
-        retaining /= T;
-        var g = leaf.grad ?? zeros_like(leaf);
+        var fAll = (values.Count == 1 ? values[0] : cat(values.ToArray(), 0)).reshape(B, R);
+        var total = (fAll * coeffRows.reshape(B, R)).sum(new long[] { 1 }) + constant;   // [B]
+        var retaining = fAll.narrow(1, 0, T).mean(new long[] { 1 });                        // [B]
+        var g = (leaf.grad ?? zeros_like(leaf)).reshape(new long[] { B, R }.Concat(maskShape).ToArray());
         Tensor grad = score switch
         {
-            AblationScore.Retaining or AblationScore.Dissipating => g.unsqueeze(0),
-            AblationScore.Contrastive => (g.narrow(0, 0, T) - g.narrow(0, T, T)).unsqueeze(0),
-            _ => stack(new[] { g.narrow(0, 0, T), g.narrow(0, T, T) }, 0),
+            AblationScore.Retaining or AblationScore.Dissipating => g.unsqueeze(1),
+            AblationScore.Contrastive => (g.narrow(1, 0, T) - g.narrow(1, T, T)).unsqueeze(1),
+            _ => g.reshape(new long[] { B, 2, T }.Concat(maskShape).ToArray()),
         };
-        return new PathEvaluation(total, grad.detach().clone().MoveToOuterDisposeScope(), retaining);
+        return new PathEvaluationBatch(total.MoveToOuterDisposeScope(), grad.detach().clone().MoveToOuterDisposeScope(), retaining.MoveToOuterDisposeScope());
     }
 
     /// <summary>

@@ -35,14 +35,73 @@ public static class PathRepair
 
     /// <summary>
     /// Algorithm 1 on a time-major array <c>[length, count]</c> (element (t,p) at <c>t·count + p</c>, the memory
-    /// layout of a contiguous path <c>[T,*S]</c>), every column p in place. Same algorithm as
-    /// <see cref="MonotoniseSequences{T}"/>; reading the columns with a stride avoids two transposing copies.
+    /// layout of a contiguous path <c>[T,*S]</c>), every column p in place, with the result of
+    /// <see cref="MonotoniseSequences{T}"/> bit for bit. For short paths (length ≤ <see cref="SimdMaxLength"/>) whole
+    /// SIMD vectors of neighbouring columns are processed at once by the max–min formula of
+    /// <see cref="MonotoniseMaxMin"/> (branch-free, O(length²) vector operations per vector of columns); the remaining
+    /// columns, and longer paths, use the block-merging sweep read with a stride.
     /// </summary>
     public static void MonotoniseColumns<T>(Span<T> data, int length, int count) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (length < 1 || count < 0 || (long)length * count != data.Length)
             throw new ArgumentException($"Data of {data.Length} values is not [{length},{count}].");
+        int done = 0;
+        if (length > 1 && length <= SimdMaxLength && Vector.IsHardwareAccelerated && count >= Vector<T>.Count)
+            done = MonotoniseColumnsSimd(data, length, count);
+        if (done < count) Monotonise(data.Slice(done), length, count - done, 1, count);
+    }
+
+    /// <summary>
+    /// Algorithm 1 on a time-major array <c>[length, count]</c> by the block-merging sweep alone, every column read
+    /// with a stride (the kernel <see cref="MonotoniseColumns{T}"/> used before its SIMD form; same result, kept as
+    /// the reference and for the benchmark).
+    /// </summary>
+    public static void MonotoniseColumnsSweep<T>(Span<T> data, int length, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (length < 1 || count < 0 || (long)length * count != data.Length)
+            throw new ArgumentException($"Data of {data.Length} values is not [{length},{count}].");
         Monotonise(data, length, count, 1, count);
+    }
+
+    /// <summary>Longest path for which <see cref="MonotoniseColumns{T}"/> uses the SIMD max–min form (beyond it the O(T) sweep wins).</summary>
+    public const int SimdMaxLength = 32;
+
+    // q_i = max_{a≤i} min_{b≥i} (max p[a..b] + min p[a..b])/2 on Vector<T>.Count columns at a time; returns the
+    // number of columns done (a multiple of the vector width).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static int MonotoniseColumnsSimd<T>(Span<T> data, int length, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lanes = Vector<T>.Count, blocks = count / lanes;
+        Span<Vector<T>> v = stackalloc Vector<T>[length];
+        Span<Vector<T>> f = stackalloc Vector<T>[length];
+        Span<Vector<T>> q = stackalloc Vector<T>[length];
+        var half = new Vector<T>(T.CreateChecked(0.5));
+        var minusInf = new Vector<T>(T.NegativeInfinity);
+        var plusInf = new Vector<T>(T.PositiveInfinity);
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            int p0 = blk * lanes;
+            for (int t = 0; t < length; t++) { v[t] = new Vector<T>(data.Slice(t * count + p0, lanes)); q[t] = minusInf; }
+            for (int a = 0; a < length; a++)
+            {
+                Vector<T> hi = v[a], lo = v[a];
+                f[a] = v[a];
+                for (int b = a + 1; b < length; b++)
+                {
+                    hi = Vector.Max(hi, v[b]);
+                    lo = Vector.Min(lo, v[b]);
+                    f[b] = (hi + lo) * half; // exactly (hi+lo)/2, as in the sweep
+                }
+                var s = plusInf;
+                for (int i = length - 1; i >= a; i--)
+                {
+                    s = Vector.Min(s, f[i]);
+                    q[i] = Vector.Max(q[i], s);
+                }
+            }
+            for (int t = 0; t < length; t++) q[t].CopyTo(data.Slice(t * count + p0, lanes));
+        }
+        return blocks * lanes;
     }
 
     // Sequence s consists of data[s·baseStride + i·step], i = 0..length-1.
@@ -86,32 +145,62 @@ public static class PathRepair
     }
 
     /// <summary>
-    /// Algorithm 1 along dimension 0 of a path <c>[T, *S]</c>, for every pixel: one pass over the contiguous
-    /// time-major values on the CPU (<see cref="MonotoniseColumns{T}"/>; a GPU path is copied there and back, ~T·|S|
-    /// values, negligible next to a classifier pass), returned on the input's device and dtype.
-    /// Supports float32 and float64.
+    /// Algorithm 1 along dimension 0 of a path <c>[T, *S]</c>, for every pixel, returned on the input's device and
+    /// dtype. On the CPU: one strided pass (<see cref="MonotoniseColumns{T}"/>) over a contiguous copy, in the copy's
+    /// own memory (no managed round trip). On other devices: <see cref="MonotoniseMaxMin"/>, the same result as
+    /// tensor work on the device (no host synchronisation). Supports float32 and float64.
     /// </summary>
     public static Tensor Monotonise(Tensor path)
     {
         if (path.dim() < 1) throw new ArgumentException("A path needs a time dimension: [T, *S].");
         using var scope = NewDisposeScope();
         long T = path.shape[0];
-        var flat = path.detach().reshape(T, -1).contiguous().cpu();
-        int pixels = (int)flat.shape[1];
-        Tensor result;
-        if (path.dtype == ScalarType.Float64)
-        {
-            var a = flat.data<double>().ToArray();
-            MonotoniseColumns<double>(a, (int)T, pixels);
-            result = tensor(a, flat.shape);
-        }
-        else
-        {
-            var a = flat.to_type(ScalarType.Float32).data<float>().ToArray();
-            MonotoniseColumns<float>(a, (int)T, pixels);
-            result = tensor(a, flat.shape).to_type(path.dtype);
-        }
-        return result.reshape(path.shape).to(path.device).MoveToOuterDisposeScope();
+        if (path.device_type != DeviceType.CPU)
+            return MonotoniseMaxMin(path.detach().reshape(1, T, -1)).reshape(path.shape).MoveToOuterDisposeScope();
+        var work = CpuWorkCopy(path.detach().reshape(T, -1));
+        int pixels = (int)work.shape[1];
+        if (work.dtype == ScalarType.Float64) MonotoniseColumns(MemoryMarshal.Cast<byte, double>(work.bytes), (int)T, pixels);
+        else MonotoniseColumns(MemoryMarshal.Cast<byte, float>(work.bytes), (int)T, pixels);
+        return work.to_type(path.dtype).reshape(path.shape).MoveToOuterDisposeScope();
+    }
+
+    // A fresh contiguous CPU tensor (float64 stays float64, everything else becomes float32) holding a copy of x,
+    // whose native memory the array passes may overwrite.
+    static Tensor CpuWorkCopy(Tensor x)
+    {
+        var dt = x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        var work = empty(x.shape, dtype: dt, device: CPU);
+        work.copy_(x);
+        return work;
+    }
+
+    /// <summary>
+    /// Algorithm 1 as tensor work, along dimension 1 of <paramref name="paths"/> <c>[N, T, X]</c> (N paths, T times,
+    /// X pixels), on the tensor's device without host synchronisation:
+    /// <c>q_i = max_{a≤i} min_{b≥i} (max p[a..b] + min p[a..b])/2</c>.
+    /// <para>This max–min formula is the closed form of the block-merging sweep of <see cref="MonotoniseSequences{T}"/>:
+    /// the mid-range is an internal (Cauchy) mean — the mid-range of a union of two intervals lies between their
+    /// mid-ranges — and for such block values the pool-adjacent-violators sweep and the max–min formula agree (the
+    /// classical isotonic-regression identity, here with the L∞ block value). Every value computed is
+    /// <c>(p_u + p_v)/2</c> of two inputs, exactly as in the sweep, so the two agree bit for bit (tested on random
+    /// and tie-heavy sequences). Cost O(T²·X) elementwise work with four scans; memory ~6 tensors of
+    /// <c>N·T²·X</c> values (14×14×4096 floats = 3.2 MB per path).</para>
+    /// </summary>
+    public static Tensor MonotoniseMaxMin(Tensor paths)
+    {
+        if (paths.dim() != 3) throw new ArgumentException($"MonotoniseMaxMin expects paths [N,T,X]; got [{string.Join(",", paths.shape)}].");
+        using var scope = NewDisposeScope();
+        long T = paths.shape[1];
+        var idx = arange(T, device: paths.device);
+        var later = idx.unsqueeze(0).ge(idx.unsqueeze(1)).reshape(1, T, T, 1); // [a,b]: b ≥ a
+        long N = paths.shape[0], X = paths.shape[2];
+        var p = paths.detach().unsqueeze(1).expand(N, T, T, X);                  // [N,a,b,X] = p_b
+        var hi = p.masked_fill(later.logical_not(), double.NegativeInfinity).cummax(2).values; // max p[a..b]
+        var lo = p.masked_fill(later.logical_not(), double.PositiveInfinity).cummin(2).values; // min p[a..b]
+        var mid = ((hi + lo) / 2).masked_fill(later.logical_not(), double.PositiveInfinity);    // f(a,b), +∞ for b < a
+        var suffixMin = mid.flip(2).cummin(2).values.flip(2);                  // [a,i]: min_{b≥i} f(a,b)
+        var q = suffixMin.masked_fill(later.logical_not(), double.NegativeInfinity).amax(new long[] { 1 }); // max over a ≤ i
+        return q.MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -177,45 +266,113 @@ public static class PathRepair
     /// <summary>
     /// Step 6 of Algorithm 2 for one path <c>[T,*S]</c>: (a) monotonise every pixel along t, (b) clamp to [0,1],
     /// (c) constant-speed reparametrisation. The result satisfies Definition 1: monotone, values in [0,1],
-    /// <c>mass(φ(t_i)) = t_i</c> up to rounding.
-    /// <para>With Algorithm 1 (the default) the whole repair is one copy of the path to a CPU array, the strided
-    /// monotonisation pass, one pass that clamps and sums the masses, one pass that interpolates the constant-speed
-    /// masks row by row, and one copy back (<see cref="RepairInPlace{T}"/>): no per-op tensor dispatch, which matters
-    /// on a busy CPU. With the running midpoint everything stays tensor work on the path's device.</para>
+    /// <c>mass(φ(t_i)) = t_i</c> up to rounding. Same as <see cref="RepairMany"/> with one path.
     /// </summary>
     public static Tensor Repair(Tensor path, MonotonisationMethod method = MonotonisationMethod.DescentFlattening, Tensor? weights = null)
     {
+        if (path.dim() < 1) throw new ArgumentException("A path needs a time dimension: [T, *S].");
         using var scope = NewDisposeScope();
-        if (method == MonotonisationMethod.RunningMidpoint)
-            return ConstantSpeed(MonotoniseMidpoint(path).clamp(0, 1), weights).MoveToOuterDisposeScope();
-        long T = path.shape[0];
-        var flat = path.detach().reshape(T, -1).contiguous().cpu();
-        int pixels = (int)flat.shape[1];
-        Tensor result;
-        if (path.dtype == ScalarType.Float64)
+        return RepairMany(path.unsqueeze(0), method, weights).squeeze(0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Step 6 of Algorithm 2 for N paths at once, <c>[N,T,*S]</c> (all with the same mass weights <c>[*S]</c>, or
+    /// null = uniform), returned on the input's device and dtype.
+    /// <para>On the CPU with Algorithm 1 (the default): one copy into a contiguous CPU tensor and, per path, the strided
+    /// monotonisation pass, one pass that clamps and sums the masses (double precision), one pass that interpolates
+    /// the constant-speed masks row by row — all in that tensor's native memory (<see cref="RepairInPlace{T}"/>): no
+    /// per-op tensor dispatch and no managed copies, which matters on a busy CPU.</para>
+    /// <para>On other devices (and for the running midpoint everywhere): tensor work on the path's device with no host
+    /// synchronisation — <see cref="MonotoniseMaxMin"/> (Algorithm 1, bit-identical to the sweep) or the running
+    /// midpoint, clamp, and <see cref="ConstantSpeedMany"/>.</para>
+    /// </summary>
+    /// <exception cref="ArgumentException">Bad shape or weights; on the CPU also non-finite masses.</exception>
+    public static Tensor RepairMany(Tensor paths, MonotonisationMethod method = MonotonisationMethod.DescentFlattening, Tensor? weights = null)
+    {
+        if (paths.dim() < 2) throw new ArgumentException($"Paths must be [N,T,*S]; got [{string.Join(",", paths.shape)}].");
+        using var scope = NewDisposeScope();
+        long N = paths.shape[0], T = paths.shape[1];
+        var flat = paths.detach().reshape(N, T, -1);
+        long X = flat.shape[2];
+        if (weights is not null && weights.numel() != X)
+            throw new ArgumentException($"Mass weights must have {X} entries (one per mask pixel); got [{string.Join(",", weights.shape)}].");
+        if (method == MonotonisationMethod.DescentFlattening && paths.device_type == DeviceType.CPU)
         {
-            var a = flat.data<double>().ToArray();
-            var w = weights?.detach().reshape(-1).cpu().to_type(ScalarType.Float64).data<double>().ToArray();
-            RepairInPlace<double>(a, (int)T, pixels, w);
-            result = tensor(a, flat.shape);
+            var work = CpuWorkCopy(flat);
+            int t = (int)T, x = (int)X;
+            if (work.dtype == ScalarType.Float64)
+            {
+                var w = weights is null ? null : weights.detach().reshape(-1).to(ScalarType.Float64, CPU).contiguous().data<double>().ToArray();
+                var all = MemoryMarshal.Cast<byte, double>(work.bytes);
+                for (int n = 0; n < N; n++) RepairInPlace<double>(all.Slice(n * t * x, t * x), t, x, w);
+            }
+            else
+            {
+                var w = weights is null ? null : weights.detach().reshape(-1).to(ScalarType.Float32, CPU).contiguous().data<float>().ToArray();
+                var all = MemoryMarshal.Cast<byte, float>(work.bytes);
+                for (int n = 0; n < N; n++) RepairInPlace<float>(all.Slice(n * t * x, t * x), t, x, w);
+            }
+            return work.to_type(paths.dtype).reshape(paths.shape).MoveToOuterDisposeScope();
         }
-        else
-        {
-            var a = flat.to_type(ScalarType.Float32).data<float>().ToArray();
-            var w = weights?.detach().reshape(-1).cpu().to_type(ScalarType.Float32).data<float>().ToArray();
-            RepairInPlace<float>(a, (int)T, pixels, w);
-            result = tensor(a, flat.shape).to_type(path.dtype);
-        }
-        return result.reshape(path.shape).to(path.device).MoveToOuterDisposeScope();
+        return RepairManyTensor(flat, method, weights).reshape(paths.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The device form of <see cref="RepairMany"/> on any device: paths <c>[N,T,X]</c>, monotonised by
+    /// <see cref="MonotoniseMaxMin"/> (Algorithm 1) or the running midpoint, clamped, and reparametrised by
+    /// <see cref="ConstantSpeedMany"/> — tensor work only, no host synchronisation. <see cref="RepairMany"/> uses it
+    /// off the CPU; on the CPU it is slower than the array pass but gives the same path up to float rounding of the
+    /// masses (tested).
+    /// </summary>
+    public static Tensor RepairManyTensor(Tensor paths, MonotonisationMethod method = MonotonisationMethod.DescentFlattening, Tensor? weights = null)
+    {
+        if (paths.dim() != 3) throw new ArgumentException($"RepairManyTensor expects paths [N,T,X]; got [{string.Join(",", paths.shape)}].");
+        using var scope = NewDisposeScope();
+        var flat = paths.detach();
+        var mono = method == MonotonisationMethod.DescentFlattening
+            ? MonotoniseMaxMin(flat)
+            : flat.cummax(1).values.add(flat.flip(1).cummin(1).values.flip(1)).div(2);
+        return ConstantSpeedMany(mono.clamp(0, 1), weights?.reshape(-1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Lemma 7 for N monotone paths <c>[N,T,X]</c> with values in [0,1] as tensor work on their device (no host
+    /// synchronisation): masses in float64, the end masks 0 and 1 appended, and for each target
+    /// <c>m_j = j/(T+1)</c> the largest extended index k with <c>mass_k ≤ m_j</c> (so <c>mass_{k+1} &gt; m_j</c>, a
+    /// valid bracket even if rounding made a mass dip) and <c>(1−η)·φ_k + η·φ_{k+1}</c>,
+    /// <c>η = (m_j − mass_k)/(mass_{k+1} − mass_k)</c>. Same brackets as <see cref="ConstantSpeed"/> for monotone masses.
+    /// </summary>
+    public static Tensor ConstantSpeedMany(Tensor paths, Tensor? weights = null)
+    {
+        if (paths.dim() != 3) throw new ArgumentException($"ConstantSpeedMany expects paths [N,T,X]; got [{string.Join(",", paths.shape)}].");
+        using var scope = NewDisposeScope();
+        long N = paths.shape[0], T = paths.shape[1], X = paths.shape[2];
+        var p = paths.detach();
+        var p64 = p.to_type(ScalarType.Float64);
+        var masses = (weights is null ? p64 : p64 * weights.detach().to(ScalarType.Float64, p.device).reshape(1, 1, X)).mean(new long[] { 2 }); // [N,T]
+        var ext = cat(new[] { zeros(N, 1, dtype: ScalarType.Float64, device: p.device), masses, ones(N, 1, dtype: ScalarType.Float64, device: p.device) }, 1); // [N,T+2]
+        var targets = arange(1, T + 1, dtype: ScalarType.Float64, device: p.device) / (T + 1);                       // [T]
+        var below = ext.narrow(1, 0, T + 1).unsqueeze(2).le(targets.reshape(1, 1, T));                               // [N,k,j]
+        var k = (below.to_type(ScalarType.Int64) * arange(T + 1, device: p.device).reshape(1, T + 1, 1)).amax(new long[] { 1 }); // [N,T]
+        var mLo = ext.gather(1, k);
+        var mHi = ext.gather(1, k + 1);
+        var eta = ((targets.unsqueeze(0) - mLo) / (mHi - mLo)).clamp(0, 1).to_type(p.dtype).unsqueeze(2);          // [N,T,1]
+        var extended = cat(new[] { zeros_like(p.narrow(1, 0, 1)), p, ones_like(p.narrow(1, 0, 1)) }, 1);             // [N,T+2,X]
+        var kx = k.unsqueeze(2).expand(N, T, X);
+        var lo = extended.gather(1, kx);
+        var hi = extended.gather(1, kx + 1);
+        return (lo + eta * (hi - lo)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// The full repair (Algorithm 1, clamp, Lemma 7) on a time-major array <c>[length, count]</c> in place, with
-    /// optional mass weights <c>[count]</c> (mean 1). Masses are accumulated in double precision.
+    /// optional mass weights <c>[count]</c> (mean 1). Masses are accumulated in double precision. The constant-speed
+    /// step reads a copy of the monotonised rows from a pooled buffer (no allocation per call).
     /// </summary>
     public static void RepairInPlace<T>(Span<T> data, int length, int count, ReadOnlySpan<T> weights = default) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!weights.IsEmpty && weights.Length != count) throw new ArgumentException($"Mass weights must have {count} entries; got {weights.Length}.");
+        if ((long)length * count != data.Length) throw new ArgumentException($"Data of {data.Length} values is not [{length},{count}].");
         MonotoniseColumns(data, length, count);
         // Clamp and masses (extended by the end masks 0 and 1).
         var ext = new double[length + 2];
@@ -224,30 +381,38 @@ public static class PathRepair
         {
             var row = data.Slice(t * count, count);
             double sum = 0;
-            for (int p = 0; p < count; p++)
-            {
-                var v = T.Clamp(row[p], T.Zero, T.One);
-                row[p] = v;
-                sum += weights.IsEmpty ? double.CreateChecked(v) : double.CreateChecked(v * weights[p]);
-            }
+            if (weights.IsEmpty)
+                for (int p = 0; p < count; p++) { var v = T.Clamp(row[p], T.Zero, T.One); row[p] = v; sum += double.CreateTruncating(v); }
+            else
+                for (int p = 0; p < count; p++) { var v = T.Clamp(row[p], T.Zero, T.One); row[p] = v; sum += double.CreateTruncating(v * weights[p]); }
             ext[t + 1] = sum / count;
             if (!double.IsFinite(ext[t + 1])) throw new ArgumentException($"Mask {t} of the path has a non-finite mass ({ext[t + 1]}).");
         }
         var (left, eta) = ConstantSpeedBrackets(ext, length);
-        var src = data.ToArray();
-        for (int j = 0; j < length; j++)
+        var pool = System.Buffers.ArrayPool<T>.Shared;
+        var buffer = pool.Rent(data.Length);
+        try
         {
-            int k = (int)left[j];
-            var e = T.CreateChecked(eta[j]);
-            var row = data.Slice(j * count, count);
-            // ext row k: 0 for k = 0, src row k−1 otherwise; row k+1: 1 for k+1 = length+1.
-            for (int p = 0; p < count; p++)
+            var src = buffer.AsSpan(0, data.Length);
+            data.CopyTo(src);
+            for (int j = 0; j < length; j++)
             {
-                T lo = k == 0 ? T.Zero : src[(k - 1) * count + p];
-                T hi = k == length ? T.One : src[k * count + p];
-                row[p] = lo + e * (hi - lo);
+                int k = (int)left[j];
+                var e = T.CreateChecked(eta[j]);
+                var row = data.Slice(j * count, count);
+                // ext row k: 0 for k = 0, src row k−1 otherwise; row k+1: 1 for k+1 = length+1.
+                if (k == 0 && k == length) { for (int p = 0; p < count; p++) row[p] = e; }
+                else if (k == 0) { var hiRow = src.Slice(0, count); for (int p = 0; p < count; p++) row[p] = e * hiRow[p]; }
+                else if (k == length) { var loRow = src.Slice((k - 1) * count, count); for (int p = 0; p < count; p++) row[p] = loRow[p] + e * (T.One - loRow[p]); }
+                else
+                {
+                    var loRow = src.Slice((k - 1) * count, count);
+                    var hiRow = src.Slice(k * count, count);
+                    for (int p = 0; p < count; p++) row[p] = loRow[p] + e * (hiRow[p] - loRow[p]);
+                }
             }
         }
+        finally { pool.Return(buffer); }
     }
 
     /// <summary>
