@@ -186,6 +186,7 @@ public static class AblationPath
         foreach (var (p, _) in frozen) p.requires_grad = false;
         var results = new AblationPathResult?[count];
         var active = new List<Job>();
+        PathRepair.MaskRegulariser? regulariser = null;
         try
         {
             int next = 0, capacity = o.PathsPerBatch <= 0 ? count : o.PathsPerBatch;
@@ -203,7 +204,16 @@ public static class AblationPath
                     Start(model, job, o, P);
                 }
                 ct.ThrowIfCancellationRequested();
-                Iterate(model, active, o, P, progress);
+                var first = active[0].Space;
+                if (regulariser is null && first.IsSpatial && o.RegularisationSigma > 0)
+                {
+                    // σ in image pixels rescaled to mask resolution: σ·sqrt(h·w/(H·W)) (Eq 2.24); one shape for the whole batch.
+                    double H = first.Target.shape[1], W = first.Target.shape[2];
+                    double sigmaMask = o.RegularisationSigma * Math.Sqrt(first.MaskShape[0] * first.MaskShape[1] / (H * W));
+                    regulariser = new PathRepair.MaskRegulariser((int)first.MaskShape[0], (int)first.MaskShape[1], sigmaMask,
+                        o.RegularisationUnfilteredWeight, first.Target.dtype, first.Target.device);
+                }
+                Iterate(model, active, o, P, progress, regulariser);
                 foreach (var job in active.Where(j => j.Done).ToList())
                 {
                     results[job.Index] = Finish(model, job, o, P);
@@ -221,6 +231,7 @@ public static class AblationPath
         finally
         {
             foreach (var j in active) j.Dispose();
+            regulariser?.Dispose();
             foreach (var (p, r) in frozen) p.requires_grad = r;
         }
     }
@@ -241,7 +252,8 @@ public static class AblationPath
     }
 
     // One iteration of Algorithm 2 for every unfinished job in the batch. Jobs that stop are marked Done.
-    static void Iterate(Classifier model, List<Job> batch, AblationPathOptions o, int P, IProgress<AblationBatchProgress>? progress)
+    static void Iterate(Classifier model, List<Job> batch, AblationPathOptions o, int P, IProgress<AblationBatchProgress>? progress,
+        PathRepair.MaskRegulariser? regulariser)
     {
         var jobs = batch.Where(j => !j.Done).ToList();
         if (jobs.Count == 0) return;
@@ -307,13 +319,8 @@ public static class AblationPath
                 var stateShape = jobs[0].State!.shape;
                 nextState = nextState + stack(jobs.Select(j => randn(stateShape, dtype: ScalarType.Float64, generator: j.Generator).to(dtype, device)).ToArray(), 0) * o.JitterStd;
             }
-            if (first.IsSpatial && o.RegularisationSigma > 0)
-            {
-                double H = first.Target.shape[1], W = first.Target.shape[2];
-                double sigmaMask = o.RegularisationSigma * Math.Sqrt(maskShape[0] * maskShape[1] / (H * W));
-                var flat = nextState.reshape(B * P * T, maskShape[0], maskShape[1]);
-                nextState = PathRepair.Regularise(flat, sigmaMask, o.RegularisationUnfilteredWeight).reshape(nextState.shape);
-            }
+            if (regulariser is not null)
+                nextState = regulariser.Apply(nextState.reshape(B * P * T, maskShape[0], maskShape[1])).reshape(nextState.shape);
             var zetas = jobs.Select(j => o.SaturationAt(j.Iterations + 1)).ToArray();
             if (zetas.All(z => z == zetas[0]))
             {

@@ -21,7 +21,10 @@ public enum StopReason
 /// <param name="Saturation">Saturation S after the iteration's repair.</param>
 public readonly record struct AblationProgress(int Iteration, int MaxIterations, double Score, double Saturation);
 
-/// <summary>Wall-clock split of the optimisation, in milliseconds summed over iterations.</summary>
+/// <summary>Wall-clock split of the optimisation, in milliseconds summed over iterations. In a batched run
+/// (<see cref="AblationPath.OptimiseMany(XaiLab.Imaging.Classifier, IReadOnlyList{ValueTuple{Tensor, int}}, AblationPathOptions?, IProgress{AblationBatchProgress}?, CancellationToken)"/>)
+/// each path's figures are those of the shared batched iterations it took part in. On a GPU the split is exact only
+/// with <see cref="AblationPathOptions.SynchronisedTimings"/>.</summary>
 /// <param name="ForwardBackwardMs">Classifier forward and backward passes (rendering the images included).</param>
 /// <param name="RepairMs">Monotonisation, clamping and constant-speed reparametrisation.</param>
 /// <param name="OtherMs">Everything else inside the iterations (step, filter, saturation, pinching, bookkeeping).</param>

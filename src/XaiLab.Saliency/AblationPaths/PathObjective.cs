@@ -114,8 +114,12 @@ public static class PathObjective
         var leaf = e.reshape(new long[] { B * R }.Concat(maskShape).ToArray()).detach().clone().requires_grad_(true);
         int n = B * R;
         int bs = batchSize <= 0 ? n : batchSize;
-        var coeffRows = tensor(coeff, device: leaf.device).to_type(leaf.dtype).repeat(B);                 // [B·R]
-        var classRows = tensor(classes.Select(c => (long)c).ToArray(), device: leaf.device).repeat_interleave(R); // [B·R]
+        // Coefficients and classes per row, made on the device by fills (a host→device copy would synchronise).
+        var dev = leaf.device;
+        var coeffPath = coeff.Length == T ? full(T, coeff[0], dtype: leaf.dtype, device: dev)
+            : cat(new[] { full(T, coeff[0], dtype: leaf.dtype, device: dev), full(T, coeff[T], dtype: leaf.dtype, device: dev) }, 0);
+        var coeffRows = coeffPath.repeat(B);                                                                        // [B·R]
+        var classRows = cat(classes.Select(c => full(R, (long)c, dtype: ScalarType.Int64, device: dev)).ToArray(), 0); // [B·R]
         var values = new List<Tensor>();
         for (int start = 0; start < n; start += bs)
         {

@@ -142,6 +142,22 @@ public class BatchedPathTests
         }
     }
 
+    [Theory]
+    [InlineData(12, 12, 1.5, 0.0)]
+    [InlineData(9, 14, 2.0, 0.25)]
+    public void CachedRegulariserEqualsTheGaussianFilter(int h, int w, double sigma, double alpha)
+    {
+        using var scope = NewDisposeScope();
+        var g = new Generator(31, CPU);
+        var masks = rand(new long[] { 6, h, w }, generator: g, dtype: ScalarType.Float64);
+        using var reg = new PathRepair.MaskRegulariser(h, w, sigma, alpha, ScalarType.Float64, CPU);
+        var cached = reg.Apply(masks);
+        var direct = PathRepair.Regularise(masks, sigma, alpha);
+        Assert.True(cached.allclose(direct, 0, 1e-12));
+        Assert.True((cached - masks).abs().max().item<double>() > 1e-3, "the filter must do something on random masks");
+        Assert.Throws<ArgumentException>(() => new PathRepair.MaskRegulariser(h, w, 0, 0, ScalarType.Float64, CPU));
+    }
+
     static AblationPathOptions Region => new()
     {
         Steps = 8, MaskSize = 12, RegularisationSigma = 2, MaxIterations = 12, MinIterations = 3, Baseline = zeros(C, H, W),
