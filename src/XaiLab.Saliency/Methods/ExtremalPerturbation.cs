@@ -156,7 +156,7 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
 
         /// <summary>The part <c>[K,H,W]</c> of full masks <c>[K,OutHeight,OutWidth]</c> that lies over the image.</summary>
         public Tensor Crop(Tensor full) =>
-            full[.., TensorIndex.Slice(Offset, Offset + Height), TensorIndex.Slice(Offset, Offset + Width)];
+            full[.., TensorIndex.Slice(Offset, Offset + Height), TensorIndex.Slice(Offset, Offset + Width)].contiguous();
 
         public void Dispose() => _weight.Dispose();
     }
@@ -228,7 +228,7 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
                 {
                     var full = gen.Generate(pv);
                     var m = gen.Crop(full);
-                    var xp = ApplyPyramid(pyramid, m.contiguous());
+                    var xp = ApplyPyramid(pyramid, m);
                     if (Options.Jitter && t % 2 == 0) xp = xp.flip(3);
                     var reward = MethodSupport.ClassOutput(model, xp, classIndex, Options.Output);
                     var sorted = (Options.AreaOnImageOnly ? m : full).reshape(k, n).sort(1, descending: false, stable: true).Values; // stable: ties (the periodic initial mask has many) are broken by position
@@ -259,7 +259,7 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
             }
         }
         var all = cat(results.ToArray(), 0);
-        var areasFound = all.view(areas, -1).mean(new long[] { 1 }).cpu().to_type(ScalarType.Float64).data<double>().ToArray();
+        var areasFound = all.reshape(areas, -1).mean(new long[] { 1 }).cpu().to_type(ScalarType.Float64).data<double>().ToArray();
         var diag = new Dictionary<string, object>
         {
             ["areas"] = Options.Areas.ToArray(),

@@ -165,6 +165,11 @@ public class ReferenceTests
         var (imageOnly, _) = new ExtremalPerturbation(ep.Options with { AreaOnImageOnly = true }).Masks(model, Load("image"), 1);
         double diff = (imageOnly - reference).abs().max().item<float>();
         Assert.True(diff > 0.05, $"area on the image only should change the masks (max diff {diff})");
+        // Without the final smoothing the saliency is the plain sum of the masks over the image.
+        var raw = new ExtremalPerturbation(ep.Options with { Smooth = 0, Iterations = 2 });
+        var (unsmoothed, _) = raw.Masks(model, Load("image"), 1);
+        using var map = raw.Explain(model, Load("image"), 1);
+        AssertClose(unsmoothed.sum(new long[] { 0 }), map.Map, 1e-6, "saliency = sum of masks");
     }
 
     [Fact]
