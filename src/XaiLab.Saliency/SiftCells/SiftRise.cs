@@ -46,7 +46,9 @@ public sealed class SiftRise(SiftRiseOptions? options = null) : ISaliencyMethod
         var x = MethodSupport.PrepareImage(model, image, classIndex, Name).to_type(ScalarType.Float32);
         using var basis = SiftFeatureBasis.Build(x.cpu(), Options.Basis);
         if (model.Device.type != DeviceType.CPU) basis.To(model.Device);
-        return Explain(model, basis, classIndex);
+        var result = Explain(model, basis, classIndex);
+        result.Map.MoveToOuterDisposeScope(); // out of this method's scope, into the caller's
+        return result;
     }
 
     /// <summary>Explains class <paramref name="classIndex"/> on the image of a given basis (reuse one basis for several classes or methods).</summary>

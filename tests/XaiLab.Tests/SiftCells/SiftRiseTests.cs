@@ -62,6 +62,10 @@ public class SiftRiseTests(ITestOutputHelper output)
 
         using var again = new SiftRise(o with { BatchSize = 7 }).Explain(model, basis, 0);
         Assert.True((again.Map - map.Map).abs().max().item<float>() < 1e-6);
+        // the ISaliencyMethod entry builds its own basis of the image: same keypoints, same map, alive after the call
+        using var fromImage = new SiftRise(o).Explain(model, image, 0);
+        Assert.False(fromImage.Map.IsInvalid);
+        Assert.True((fromImage.Map - map.Map).abs().max().item<float>() < 1e-5);
         Assert.Throws<ArgumentOutOfRangeException>(() => new SiftRise(o with { KeepProbability = 1 }).Explain(model, basis, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new SiftRise(o with { Masks = 0 }).Explain(model, basis, 0));
     }
