@@ -57,8 +57,8 @@ public sealed record PathExplorer(string Title, double[] Times, IReadOnlyList<Pa
             var tr = Tracks[k];
             var frames = Enumerable.Range(0, Times.Length).Select(i => DataUri(tr.Frames[i])).ToArray();
             var masks = tr.Masks is null ? null : Enumerable.Range(0, Times.Length).Select(i => DataUri(Colormap.Gray.Apply(tr.Masks[i], 0, 1))).ToArray();
-            var top = tr.Top.Select(list => list.Select(c => $"{c.Class} {c.Score:F3}").ToArray()).ToArray();
-            data.Add(new { frames, masks, top, score = tr.Score });
+            var top = tr.Top.Select(list => list.Select(c => double.IsNaN(c.Score) ? c.Class : $"{c.Class} {c.Score:F3}").ToArray()).ToArray();
+            data.Add(new { frames, masks, top, score = tr.Score.Select(v => double.IsFinite(v) ? v : 0).ToArray() });
             sb.Append($"<div><div style=\"color:{Colours[k % Colours.Length]};font-weight:bold\">{Html.Escape(tr.Label)}</div>");
             sb.Append($"<img id=\"{id}-f{k}\" style=\"width:{ImageWidth}px;image-rendering:pixelated;display:block\" title=\"x(t)\"/>");
             if (masks is not null) sb.Append($"<img id=\"{id}-m{k}\" style=\"width:{ImageWidth}px;image-rendering:pixelated;display:block;margin-top:2px\" title=\"φ(t), white = ablated\"/>");
