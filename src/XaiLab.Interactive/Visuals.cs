@@ -114,11 +114,14 @@ public static class Show
 
     /// <summary>
     /// A table of records, anonymous objects or tuples: one column per public property (or field), in declaration order.
+    /// For a sequence of <c>object</c> the columns are those of the first row's runtime type.
     /// </summary>
     public static TableView Table<T>(IEnumerable<T> rows, string? title = null)
     {
-        var members = TableMembers(typeof(T));
-        var list = rows.Select(r => (IReadOnlyList<object?>)members.Select(m => r is null ? null : m.Get(r)).ToArray()).ToArray();
+        var all = rows.ToList();
+        var type = typeof(T) == typeof(object) && all.FirstOrDefault(r => r is not null) is { } first ? first.GetType() : typeof(T);
+        var members = TableMembers(type);
+        var list = all.Select(r => (IReadOnlyList<object?>)members.Select(m => r is null ? null : m.Get(r)).ToArray()).ToArray();
         return new TableView(title, members.Select(m => m.Name).ToArray(), list);
     }
 
