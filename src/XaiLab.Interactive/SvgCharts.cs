@@ -44,7 +44,7 @@ public static class SvgCharts
             sb.Append($"<text x=\"{width / 2}\" y=\"{height / 2}\" text-anchor=\"middle\" fill=\"#999\">no finite values</text></svg>");
             return End(sb, series, Array.Empty<string>());
         }
-        var (x0, x1, xt) = Ticks(xs.Min(), xs.Max(), 6);
+        var (x0, x1, xt) = Ticks(xs.Min(), xs.Max(), 6, integer: xs.All(v => v == Math.Round(v)));
         var (y0, y1, yt) = logY ? LogTicks(ys.Min(), ys.Max()) : Ticks(ys.Min(), ys.Max(), 5);
         double X(double v) => left + (x1 > x0 ? (v - x0) / (x1 - x0) : 0.5) * pw;
         double Y(double v) => top + (1 - (y1 > y0 ? (v - y0) / (y1 - y0) : 0.5)) * ph;
@@ -73,7 +73,7 @@ public static class SvgCharts
             Flush();
         }
         sb.Append("</svg>");
-        return End(sb, series, Array.Empty<string>());
+        return End(sb, series.Count > 1 ? series : Array.Empty<Series>(), Array.Empty<string>());
     }
 
     /// <summary>
@@ -148,12 +148,14 @@ public static class SvgCharts
     }
 
     /// <summary>Round axis ticks covering [lo, hi] (about <paramref name="n"/> of them) and the axis range they span.</summary>
-    public static (double Lo, double Hi, double[] Ticks) Ticks(double lo, double hi, int n)
+    /// <param name="integer">Only whole-number ticks (e.g. epochs, stages).</param>
+    public static (double Lo, double Hi, double[] Ticks) Ticks(double lo, double hi, int n, bool integer = false)
     {
         if (!(hi > lo)) { double d = Math.Abs(lo) > 0 ? Math.Abs(lo) * 0.1 : 1; lo -= d; hi += d; }
         double raw = (hi - lo) / Math.Max(1, n);
         double mag = Math.Pow(10, Math.Floor(Math.Log10(raw)));
         double step = new[] { 1, 2, 2.5, 5, 10 }.Select(m => m * mag).First(s => s >= raw);
+        if (integer) step = Math.Max(1, Math.Ceiling(step));
         double a = Math.Floor(lo / step + 1e-9) * step, b = Math.Ceiling(hi / step - 1e-9) * step;
         var t = new List<double>();
         for (double v = a; v <= b + step * 1e-6; v += step) t.Add(Math.Abs(v) < step * 1e-9 ? 0 : v);

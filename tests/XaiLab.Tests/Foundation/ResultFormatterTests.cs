@@ -253,6 +253,7 @@ public class ResultFormatterTests
         var hm = HtmlOf(mr);
         AssertSelfContained(hm);
         Assert.Contains("conv", hm); Assert.Contains("Spearman ρ of |map|", hm);
+        Assert.DoesNotContain(">1.5<", hm);                                     // stages are whole numbers on the x axis
         var mf = new MarkerFaithfulnessResult("rise", 12, 8, 6, Array.Empty<MarkerCaseResult>());
         Assert.Contains("75.0 %", HtmlOf(mf));
         var mb = new MethodBenchmarkResult("cnn", 128, 128, "cpu", 2, 2, new[] { new MethodTiming("rise", 3, 1.5, 1.2, 1.9, "masks 500") });
