@@ -185,13 +185,13 @@ public static class Html
 
     static string Row(string k, string v) => $"<tr><td style=\"color:#666;padding:0 10px 0 0\">{Escape(k)}</td><td>{Escape(v)}</td></tr>";
 
-    /// <summary>A horizontal colour bar with its range and midpoint written under it.</summary>
+    /// <summary>A horizontal colour bar with its range (and, from 150 px on, its midpoint) written under it.</summary>
     public static string ColourBar(string colormap, double lo, double hi, int width)
     {
         var cm = Colormap.ByName(colormap);
         using var bar = cm.Bar(Math.Max(16, width), 10);
         return $"<div style=\"width:{width}px;max-width:100%;margin:1px auto 0 auto\"><img src=\"{DataUri(bar)}\" style=\"width:100%;height:9px;display:block\" alt=\"colour scale\"/>" +
-               $"<div style=\"display:flex;justify-content:space-between;font:10px monospace;color:#333\"><span>{Escape(SvgCharts.Num(lo))}</span><span>{Escape(SvgCharts.Num((lo + hi) / 2))}</span><span>{Escape(SvgCharts.Num(hi))}</span></div></div>";
+               $"<div style=\"display:flex;justify-content:space-between;font:10px monospace;color:#333\"><span>{Escape(SvgCharts.Num(lo))}</span>{(width >= 150 ? $"<span>{Escape(SvgCharts.Num((lo + hi) / 2))}</span>" : "")}<span>{Escape(SvgCharts.Num(hi))}</span></div></div>";
     }
 
     static string HeatmapCore(Tensor map, string colormap, double lo, double hi, int width)
