@@ -81,6 +81,72 @@ public static class AblationExplorer
         }
     }
 
+    /// <summary>
+    /// The explorer of a result on its own, without its classifier (what the notebook formatter shows): frames are
+    /// rendered from the result's image, baseline and masks in its linear or blur-pyramid path space, scores and top
+    /// classes come from the result's recorded <see cref="AblationPathResult.Curve"/> (and <see cref="AblationPathResult.SecondCurve"/>
+    /// for φ↓). Nothing here runs the model. Null for non-spatial path spaces (feature bases), which need the basis to render.
+    /// </summary>
+    /// <param name="classNames">Names of the classifier's classes (null: class indices, the explained class by its name).</param>
+    public static PathExplorer? FromResult(AblationPathResult result, IReadOnlyList<string>? classNames = null)
+    {
+        if (result.Up.dim() != 3 || (result.PathSpace != "linear" && result.PathSpace != "blur-pyramid")) return null;
+        using var scope = NewDisposeScope();
+        var x = result.Image.detach();
+        int h = (int)result.Up.shape[1], w = (int)result.Up.shape[2];
+        using IPathSpace space = result.PathSpace == "blur-pyramid"
+            ? new BlurPyramidPathSpace(x, h, w, result.Options.PyramidLevels, result.Options.PyramidMaxSigma, result.Options.PyramidLogSigma)
+            : new LinearPathSpace(x, result.Baseline.detach().to(x.device), h, w);
+        var times = new[] { 0.0 }.Concat(result.Times).Append(1.0).ToArray();
+        string Name(int c) => classNames is not null && c >= 0 && c < classNames.Count ? classNames[c] : c == result.ClassIndex ? result.ClassName : $"class {c}";
+        PathTrack Recorded(string label, Tensor path, ScoreCurve? curve)
+        {
+            var masks = WithEnds(path, space);
+            Tensor frames;
+            using (no_grad()) frames = space.Render(masks).clamp(0, 1);
+            var score = curve is { } cv && cv.Score.Length == times.Length ? cv.Score : Enumerable.Repeat(double.NaN, times.Length).ToArray();
+            var top = Enumerable.Range(0, times.Length).Select(i => (IReadOnlyList<(string, double)>)(curve is { } cc && cc.TopClass.Length == times.Length
+                ? new[] { ($"top: {Name(cc.TopClass[i])}", cc.TopClass[i] == result.ClassIndex ? score[i] : double.NaN) }
+                : Array.Empty<(string, double)>())).ToList();
+            return new PathTrack(label, frames.to(CPU).to_type(ScalarType.Float32).DetachFromDisposeScope(),
+                masks.to(CPU).to_type(ScalarType.Float32).DetachFromDisposeScope(), score, top);
+        }
+        var tracks = new List<PathTrack>();
+        if (result.IsPair)
+        {
+            tracks.Add(Recorded("φ↑ (retaining)", result.Up, result.Curve));
+            tracks.Add(Recorded("φ↓ (dissipating)", result.Down, result.SecondCurve));
+        }
+        else tracks.Add(Recorded("φ", result.Up, result.Curve));
+        var diagnostics = new List<KeyValuePair<string, string>>
+        {
+            new("score", $"{result.ScoreKind} {result.Score:F4} (P↑ {result.RetainingScore:F4})"),
+            new("saturation", $"{result.Saturation:F3}"),
+            new("iterations", $"{result.Iterations} ({result.StopReason})"),
+            new("path space", result.PathSpace + (result.BaselineSigma is { } s ? $", blurred baseline σ = {s:G3} px" : "")),
+            new("classes", $"image → {Name(result.TargetClass)}, baseline → {Name(result.BaselineClass)}"),
+            new("time", $"{result.Timings.TotalMs / 1000:F2} s ({result.Timings.PerIterationMs:F1} ms/iteration)"),
+        };
+        foreach (var wmsg in result.Warnings) diagnostics.Add(new("warning", wmsg));
+        var ct = result.ClassTransition;
+        diagnostics.Add(new("class transition", $"t* = {ct.Time:F3} ({ct.Case})"));
+        var reductions = result.IsPair
+            ? new[] { AblationReduction.ContrastiveAverage, AblationReduction.Average, AblationReduction.ClassTransition }
+            : new[] { AblationReduction.Average, AblationReduction.ClassTransition, AblationReduction.InfluenceWeighted };
+        var extras = new List<object>();
+        foreach (var r in reductions)
+            extras.Add(new Overlay(result.Image, result.Saliency(r).DetachFromDisposeScope(), AblationPathMethod.ReductionName(r), 0.55, Width: 140));
+        return new PathExplorer($"Ablation path for class {result.ClassIndex} '{result.ClassName}'", times, tracks, diagnostics, extras,
+            $"F(x(t)) of '{result.ClassName}' (recorded)");
+    }
+
+    static Tensor WithEnds(Tensor path, IPathSpace space)
+    {
+        var shape = path.shape.Skip(1).ToArray();
+        return cat(new[] { zeros(new long[] { 1 }.Concat(shape).ToArray(), path.dtype, path.device), path.detach(),
+                           ones(new long[] { 1 }.Concat(shape).ToArray(), path.dtype, path.device) }).to(space.Target.device).to(space.Target.dtype);
+    }
+
     static PathTrack Track(string label, Tensor path, AblationPathResult r, Classifier model, IPathSpace space, int topK)
     {
         // Masks with the implicit ends: [T+2, *S].

@@ -61,7 +61,7 @@ public sealed class NotebookProgress<T> : IProgress<T>
     static bool IsFinal(string text) => text.Contains("done", StringComparison.OrdinalIgnoreCase);
 
     string Render(string text) =>
-        $"<div style=\"font:12px monospace;color:#456\">⏳ <b>{Html.Escape(_title)}</b> {Html.Escape(text)} <span style=\"color:#999\">({_clock.Elapsed.TotalSeconds:F1} s)</span></div>";
+        $"<div style=\"font:12px monospace;color:#456;border-left:3px solid #7ab;padding-left:6px\"><b>{Html.Escape(_title)}</b> {Html.Escape(text)} <span style=\"color:#999\">({_clock.Elapsed.TotalSeconds:F1} s)</span></div>";
 }
 
 public static class NotebookProgress

@@ -57,11 +57,12 @@ public sealed record PathExplorer(string Title, double[] Times, IReadOnlyList<Pa
             var tr = Tracks[k];
             var frames = Enumerable.Range(0, Times.Length).Select(i => DataUri(tr.Frames[i])).ToArray();
             var masks = tr.Masks is null ? null : Enumerable.Range(0, Times.Length).Select(i => DataUri(Colormap.Gray.Apply(tr.Masks[i], 0, 1))).ToArray();
-            var top = tr.Top.Select(list => list.Select(c => $"{c.Class} {c.Score:F3}").ToArray()).ToArray();
-            data.Add(new { frames, masks, top, score = tr.Score });
+            var top = tr.Top.Select(list => list.Select(c => double.IsNaN(c.Score) ? c.Class : $"{c.Class} {c.Score:F3}").ToArray()).ToArray();
+            data.Add(new { frames, masks, top, score = tr.Score.Select(v => double.IsFinite(v) ? v : 0).ToArray() });
             sb.Append($"<div><div style=\"color:{Colours[k % Colours.Length]};font-weight:bold\">{Html.Escape(tr.Label)}</div>");
             sb.Append($"<img id=\"{id}-f{k}\" style=\"width:{ImageWidth}px;image-rendering:pixelated;display:block\" title=\"x(t)\"/>");
-            if (masks is not null) sb.Append($"<img id=\"{id}-m{k}\" style=\"width:{ImageWidth}px;image-rendering:pixelated;display:block;margin-top:2px\" title=\"φ(t), white = ablated\"/>");
+            if (masks is not null) sb.Append($"<img id=\"{id}-m{k}\" style=\"width:{ImageWidth}px;image-rendering:pixelated;display:block;margin-top:2px\" title=\"φ(t), white = ablated\"/>" +
+                Html.ColourBar("gray", 0, 1, ImageWidth) + "<div style=\"font:10px sans-serif;color:#666;text-align:center\">φ(t): 1 = ablated</div>");
             sb.Append($"<ol id=\"{id}-t{k}\" style=\"margin:4px 0 0 0;padding-left:18px;font:11px monospace\"></ol></div>");
         }
         sb.Append(CurveSvg(id));

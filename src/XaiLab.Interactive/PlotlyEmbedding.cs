@@ -32,10 +32,17 @@ public static class PlotlyEmbedding
         var id = $"xailab-plot-{Environment.ProcessId}-{Interlocked.Increment(ref _counter)}";
         var sb = new StringBuilder();
         if (Interlocked.Exchange(ref _embedded, 1) == 0) sb.Append(ScriptTag());
-        sb.Append($"<div id=\"{id}\" style=\"width:100%;min-height:{height}px\"></div>");
+        sb.Append($"<div id=\"{id}\" class=\"xl-plotly\" style=\"width:100%;min-height:{height}px\"></div>");
         sb.Append("<script type=\"text/javascript\">(function(){var fig=").Append(json).Append(';');
+        // Size to the box: a fixed layout width becomes the box's maximum width and the chart autosizes within it; in a
+        // narrow box the legend of several series goes below the plot, so that neither legend nor plot is cut.
+        sb.Append($"var el=document.getElementById('{id}');var L=fig.layout||{{}};");
+        sb.Append("if(L.width){el.style.maxWidth=L.width+'px';delete L.width;}L.autosize=true;if(L.height){el.style.minHeight=L.height+'px';}");
+        sb.Append("var named=(fig.data||[]).filter(function(d){return d.showlegend!==false&&d.name;}).length;");
+        sb.Append("if(named>1&&el.clientWidth>0&&el.clientWidth<620){L.legend=Object.assign({orientation:'h',x:0,xanchor:'left',y:-0.2,yanchor:'top'},L.legend||{});");
+        sb.Append("L.margin=Object.assign({l:60,r:10,t:50,b:50+18*Math.ceil(named/2)},L.margin||{});if(L.height){L.height=L.height+18*Math.ceil(named/2);el.style.minHeight=L.height+'px';}}");
         sb.Append("var n=0;function draw(){if(typeof window.Plotly==='undefined'){if(n++<200)setTimeout(draw,50);return;}");
-        sb.Append($"window.Plotly.newPlot('{id}',fig.data,fig.layout||{{}},{{responsive:true,displaylogo:false}});}}draw();}})();</script>");
+        sb.Append($"window.Plotly.newPlot(el,fig.data,L,{{responsive:true,displaylogo:false}});}}draw();}})();</script>");
         return sb.ToString();
     }
 

@@ -19,10 +19,10 @@ public static class NotebookHtml
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(Esc(run.Name)).Append("</title><style>")
           .Append("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}")
-          .Append("pre.code{background:#f6f8fa;border-left:3px solid #4a7;padding:8px;overflow-x:auto;font-size:13px}")
-          .Append("pre.stdout{background:#fff;color:#333;font-size:12px;margin:0 0 4px 0}pre.stderr{color:#a60;font-size:12px}")
+          .Append("pre.code{background:#f6f8fa;border-left:3px solid #4a7;padding:8px;font-size:13px;white-space:pre-wrap;overflow-wrap:anywhere;tab-size:4}")
+          .Append("pre.stdout{background:#fff;color:#333;font-size:12px;margin:0 0 4px 0;white-space:pre-wrap;overflow-wrap:anywhere}pre.stderr{color:#a60;font-size:12px;white-space:pre-wrap}")
           .Append("pre.error{background:#fee;color:#900;padding:8px;font-size:12px}.out{margin:4px 0 18px 12px;overflow-x:auto}")
-          .Append(".meta{color:#666;font-size:13px}.count{color:#999;font:12px monospace}")
+          .Append(".meta{color:#666;font-size:13px}.count{color:#999;font:12px monospace}.out>div{max-width:100%}.out img{max-width:100%}")
           .Append("</style></head><body>");
         sb.Append("<p class=\"meta\">").Append(Esc(subtitle)).Append("</p>");
         int n = 0;

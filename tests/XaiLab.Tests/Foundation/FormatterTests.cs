@@ -97,8 +97,8 @@ public class FormatterTests
         var html = e.ToDisplayString(HtmlFormatter.MimeType);
         Assert.Contains("type=\"range\" min=\"0\" max=\"2\"", html);
         Assert.Contains("<polyline", html);
-        // 3 frames + 3 masks as data URIs in the script data
-        Assert.Equal(6, System.Text.RegularExpressions.Regex.Matches(html, "data:image/png;base64,").Count);
+        // 3 frames + 3 masks as data URIs in the script data, and the masks' grey colour bar
+        Assert.Equal(7, System.Text.RegularExpressions.Regex.Matches(html, "data:image/png;base64,").Count);
         Assert.Contains("cat 1.000", html);
         Assert.Contains("score", html);
 
