@@ -268,6 +268,20 @@ public sealed class PriorResidualDenoiser : Module<Tensor, Tensor>
     /// <summary>The wrapped net G.</summary>
     public Module<Tensor, Tensor> Inner => net;
 
+    /// <summary>The radial mean image m <c>[1,1,n,n]</c>.</summary>
+    public Tensor Prior => get_buffer("prior")!;
+
+    /// <summary>
+    /// The part of F whose equivariance is measured: <c>x ↦ F(x) − m</c>. m is exactly rotation-invariant, so the
+    /// numerator of the equivariance error is the same with or without it, but in the denominator it would make any
+    /// net that stays close to m look equivariant (and fall below the measure's floor, which is taken on a filter of x).
+    /// </summary>
+    public Tensor Residual(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return (forward(x) - Prior.to(x.device)).MoveToOuterDisposeScope();
+    }
+
     /// <summary><c>[B,1,n,n]</c> → <c>[B,1,n,n]</c>.</summary>
     public override Tensor forward(Tensor x)
     {

@@ -211,10 +211,18 @@ public static class DenoisingTrainer
     {
         model.eval();
         using var _ = no_grad();
-        double eq = DenoisingMetrics.EquivarianceError(model.forward, eqX, eqAngles);
-        double quarter = DenoisingMetrics.QuarterTurnEquivarianceError(model.forward, eqX);
+        var f = EquivariancePart(model);
+        double eq = DenoisingMetrics.EquivarianceError(f, eqX, eqAngles);
+        double quarter = DenoisingMetrics.QuarterTurnEquivarianceError(f, eqX);
         return (SetMse(model, validation, validation.Count, device), SetMse(model, train, trainSamples, device), eq, quarter);
     }
+
+    /// <summary>
+    /// The map whose equivariance is measured: the model itself, or for a <see cref="PriorResidualDenoiser"/> its
+    /// residual <c>F(x) − m</c> (<see cref="PriorResidualDenoiser.Residual"/>), so that the error is relative to what
+    /// the net computes from its input and comparable with the floor.
+    /// </summary>
+    public static Func<Tensor, Tensor> EquivariancePart(Module<Tensor, Tensor> model) => model is PriorResidualDenoiser p ? p.Residual : model.forward;
 
     /// <summary>Disc MSE of the model on the first <paramref name="count"/> images of a set (eval mode, batches of 64).</summary>
     public static double SetMse(Module<Tensor, Tensor> model, ProjectionDataset set, int count, Device device)
