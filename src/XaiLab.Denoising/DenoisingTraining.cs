@@ -23,29 +23,77 @@ public sealed record DenoisingTrainingOptions
     public int EquivarianceSamples { get; init; } = 64;
     /// <summary>Device to train on (default <see cref="Devices.Default"/>).</summary>
     public Device? Device { get; init; }
+    /// <summary>Training images whose eval-mode MSE is recorded each epoch (default 128; the first ones, the same every epoch), for the training curve of Figs 7.7–7.9.</summary>
+    public int TrainScoreSamples { get; init; } = 128;
+    /// <summary>
+    /// Folder for per-epoch checkpoints (null: none). After epoch 0 and every epoch the trainer writes
+    /// <c>model.dat</c> (weights and batch-norm statistics), <c>optimizer.dat</c> (Adam's moments) and
+    /// <c>history.csv</c>, each replaced atomically; with <see cref="Resume"/> a later run continues from them.
+    /// </summary>
+    public string? CheckpointDirectory { get; init; }
+    /// <summary>
+    /// Continue from the checkpoint in <see cref="CheckpointDirectory"/> when one is there (default false). Batch order
+    /// and augmentation angles are drawn from per-epoch generators seeded by (Seed, epoch), so a resumed run gives the
+    /// same history as an uninterrupted one.
+    /// </summary>
+    public bool Resume { get; init; }
 }
 
 /// <summary>
 /// One row of the training history (Figs 7.7–7.9). Epoch 0 is the untrained network.
 /// </summary>
 /// <param name="TrainLoss">Mean disc MSE over the epoch's training batches (train mode; NaN for epoch 0).</param>
+/// <param name="TrainMse">Disc MSE on the first <see cref="DenoisingTrainingOptions.TrainScoreSamples"/> training images (eval mode): the training score of Figs 7.7–7.9.</param>
 /// <param name="ValidationMse">Disc MSE of the denoised validation images against the clean ones (eval mode).</param>
 /// <param name="ValidationPsnr">10·log10(1/MSE) dB (clean peak = 1).</param>
-/// <param name="EquivarianceError">E‖F(R_θx) − R_θF(x)‖² / E‖F(x)‖² inside the disc, θ uniform (<see cref="DenoisingMetrics.EquivarianceError"/>).</param>
+/// <param name="EquivarianceError">Σ‖D(F(R_θx) − R_θF(x))‖² / Σ‖D(F(x) − mean F(x))‖² on the disc with the band-limited rotation, θ uniform (<see cref="DenoisingMetrics.EquivarianceError(Func{Tensor, Tensor}, Tensor, IReadOnlyList{double})"/>); its floor is <see cref="DenoisingTrainingResult.EquivarianceFloor"/>.</param>
 /// <param name="QuarterTurnError">The same for exact 90°/180°/270° grid rotations (<see cref="DenoisingMetrics.QuarterTurnEquivarianceError"/>).</param>
 /// <param name="Seconds">Wall time of the epoch including evaluation.</param>
-public sealed record DenoisingEpoch(int Epoch, double TrainLoss, double ValidationMse, double ValidationPsnr, double EquivarianceError, double QuarterTurnError, double Seconds);
+public sealed record DenoisingEpoch(int Epoch, double TrainLoss, double TrainMse, double ValidationMse, double ValidationPsnr, double EquivarianceError, double QuarterTurnError, double Seconds)
+{
+    /// <summary>Training score as PSNR (dB).</summary>
+    public double TrainPsnr => DenoisingMetrics.Psnr(TrainMse);
+
+    internal const string CsvHeader = "epoch,train_loss,train_mse,val_mse,val_psnr_db,equivariance_error,quarter_turn_error,seconds";
+
+    internal string ToCsvLine() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Epoch},{TrainLoss:R},{TrainMse:R},{ValidationMse:R},{ValidationPsnr:R},{EquivarianceError:R},{QuarterTurnError:R},{Seconds:F3}");
+
+    internal static DenoisingEpoch FromCsvLine(string line)
+    {
+        var f = line.Split(',');
+        if (f.Length != 8) throw new FormatException($"Expected 8 fields ({CsvHeader}), got {f.Length}: '{line}'.");
+        double D(int i) => double.Parse(f[i], System.Globalization.CultureInfo.InvariantCulture);
+        return new DenoisingEpoch(int.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture), D(1), D(2), D(3), D(4), D(5), D(6), D(7));
+    }
+}
 
 /// <summary>The outcome of a training run with its history and diagnostics.</summary>
+/// <param name="Net">"cartesian" or "spiral" (the module name when trained outside <see cref="DenoisingExperiment"/>).</param>
+/// <param name="History">Epoch 0 (untrained) and every trained epoch.</param>
+/// <param name="Parameters">Trainable parameters.</param>
+/// <param name="Cancelled">Stopped by the cancellation token before the last epoch.</param>
+/// <param name="Device">Where it ran.</param>
+/// <param name="EquivarianceFloor">The equivariance error of an isotropic Gaussian low-pass (σ 1.5 px) on the same validation images and angles (<see cref="DenoisingMetrics.EquivarianceFloor"/>): what the measure reads for an exactly equivariant filter.</param>
+/// <param name="ResumedFromEpoch">The last epoch loaded from a checkpoint (null: started fresh).</param>
 public sealed record DenoisingTrainingResult(
-    string Net, IReadOnlyList<DenoisingEpoch> History, long Parameters, bool Cancelled, string Device)
+    string Net, IReadOnlyList<DenoisingEpoch> History, long Parameters, bool Cancelled, string Device, double EquivarianceFloor = double.NaN, int? ResumedFromEpoch = null)
 {
+    /// <summary>The last recorded epoch.</summary>
     public DenoisingEpoch Final => History[^1];
+    /// <summary>The epoch with the best validation MSE.</summary>
+    public DenoisingEpoch Best => History.MinBy(h => h.ValidationMse)!;
 
     /// <summary>The history as CSV (header + one line per epoch, invariant culture).</summary>
-    public string ToCsv() =>
-        "epoch,train_loss,val_mse,val_psnr_db,equivariance_error,quarter_turn_error,seconds\n" + string.Concat(History.Select(h => string.Create(
-            System.Globalization.CultureInfo.InvariantCulture, $"{h.Epoch},{h.TrainLoss:R},{h.ValidationMse:R},{h.ValidationPsnr:R},{h.EquivarianceError:R},{h.QuarterTurnError:R},{h.Seconds:F3}\n")));
+    public string ToCsv() => DenoisingEpoch.CsvHeader + "\n" + string.Concat(History.Select(h => h.ToCsvLine() + "\n"));
+
+    /// <summary>Reads a history written by <see cref="ToCsv"/>.</summary>
+    public static List<DenoisingEpoch> ParseCsv(string csv)
+    {
+        var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length == 0 || lines[0] != DenoisingEpoch.CsvHeader) throw new FormatException($"Expected a history CSV with header '{DenoisingEpoch.CsvHeader}'.");
+        return lines.Skip(1).Select(DenoisingEpoch.FromCsvLine).ToList();
+    }
 }
 
 /// <summary>The training loop for a denoiser (thesis §7.4).</summary>
@@ -70,18 +118,33 @@ public static class DenoisingTrainer
         using var maskScope = mask;
         double maskMean = mask.mean().item<float>();
         using var optimizer = optim.Adam(model.parameters(), o.LearningRate);
-        var shuffle = new Random(o.Seed);
-        var augment = new Random(o.Seed ^ 0x6a09e667);
         var history = new List<DenoisingEpoch>();
         long parameters = model.parameters().Sum(p => p.numel());
+        int? resumed = null;
+        string? dir = o.CheckpointDirectory is null ? null : Path.GetFullPath(o.CheckpointDirectory);
+        if (dir is not null) Directory.CreateDirectory(dir);
+        if (dir is not null && o.Resume && File.Exists(Path.Combine(dir, "history.csv")) && File.Exists(Path.Combine(dir, "model.dat")))
+        {
+            history.AddRange(DenoisingTrainingResult.ParseCsv(File.ReadAllText(Path.Combine(dir, "history.csv"))));
+            model.load(Path.Combine(dir, "model.dat"));
+            model.to(device);
+            if (File.Exists(Path.Combine(dir, "optimizer.dat"))) optimizer.load_state_dict(Path.Combine(dir, "optimizer.dat"));
+            resumed = history.Count == 0 ? null : history[^1].Epoch;
+        }
+        var (eqX, eqAngles) = EquivarianceInputs(validation, o.EquivarianceSamples, o.Seed, device);
+        using var _eqX = eqX;
+        double floor = DenoisingMetrics.EquivarianceFloor(eqX, eqAngles);
         var sw = Stopwatch.StartNew();
-        Record(0, double.NaN);
+        if (history.Count == 0) Record(0, double.NaN);
         bool cancelled = false;
-        for (int epoch = 1; epoch <= o.Epochs && !cancelled; epoch++)
+        for (int epoch = history[^1].Epoch + 1; epoch <= o.Epochs && !cancelled; epoch++)
         {
             sw.Restart();
             model.train();
             double lossSum = 0; int seen = 0;
+            // Per-epoch generators: a run resumed at any epoch draws what an uninterrupted one would.
+            var shuffle = new Random(EpochSeed(o.Seed, epoch));
+            var augment = new Random(EpochSeed(o.Seed ^ 0x6a09e667, epoch));
             foreach (var idx in ProjectionDataset.ShuffledBatches(train.Count, o.BatchSize, shuffle))
             {
                 if (cancellation.IsCancellationRequested) { cancelled = true; break; }
@@ -96,46 +159,86 @@ public static class DenoisingTrainer
                 optimizer.step();
                 lossSum += loss.item<float>() * idx.Length; seen += idx.Length;
             }
-            if (cancelled && seen == 0) break;
+            if (cancelled) break;   // a partial epoch is neither recorded nor checkpointed
             Record(epoch, lossSum / Math.Max(seen, 1));
         }
-        return new DenoisingTrainingResult(model.GetName(), history, parameters, cancelled, Devices.Describe(device));
+        return new DenoisingTrainingResult(model.GetName(), history, parameters, cancelled, Devices.Describe(device), floor, resumed);
 
         void Record(int epoch, double trainLoss)
         {
-            var (mse, eq, quarter) = Evaluate(model, validation, o.EquivarianceSamples, o.Seed, device);
-            var e = new DenoisingEpoch(epoch, trainLoss, mse, DenoisingMetrics.Psnr(mse), eq, quarter, sw.Elapsed.TotalSeconds);
+            var (mse, trainMse, eq, quarter) = Evaluate(model, train, validation, o.TrainScoreSamples, eqX, eqAngles, device);
+            var e = new DenoisingEpoch(epoch, trainLoss, trainMse, mse, DenoisingMetrics.Psnr(mse), eq, quarter, sw.Elapsed.TotalSeconds);
             history.Add(e);
+            if (dir is not null) Checkpoint(dir, model, optimizer, history);
             progress?.Report(e);
         }
     }
 
+    /// <summary>The seed of epoch <paramref name="epoch"/>'s generator (a fixed mix of the run seed and the epoch).</summary>
+    static int EpochSeed(int seed, int epoch) => unchecked((int)((uint)seed * 2654435761u ^ (uint)epoch * 40503u ^ 0x9e3779b9u));
+
+    static void Checkpoint(string dir, Module<Tensor, Tensor> model, TorchSharp.Modules.OptimizerHelper optimizer, List<DenoisingEpoch> history)
+    {
+        // Write next to the target, then move over it: a run killed mid-write leaves the previous checkpoint intact.
+        void Atomic(string name, Action<string> write)
+        {
+            var target = Path.Combine(dir, name);
+            var tmp = target + ".tmp";
+            write(tmp);
+            File.Move(tmp, target, overwrite: true);
+        }
+        Atomic("model.dat", p => model.save(p));
+        Atomic("optimizer.dat", p => optimizer.save_state_dict(p));
+        Atomic("history.csv", p => File.WriteAllText(p, DenoisingEpoch.CsvHeader + "\n" + string.Concat(history.Select(h => h.ToCsvLine() + "\n"))));
+    }
+
+    /// <summary>The first <paramref name="count"/> validation images and their seeded uniform angles (the same for every epoch and both nets).</summary>
+    public static (Tensor X, double[] Angles) EquivarianceInputs(ProjectionDataset validation, int count, int seed, Device device)
+    {
+        var idx = Enumerable.Range(0, Math.Clamp(count, 1, validation.Count)).ToArray();
+        var (x, y) = validation.Batch(idx, device);
+        y.Dispose();
+        return (x, DenoisingMetrics.RandomAngles(idx.Length, new Random(seed ^ 0x3c6ef372)));
+    }
+
     /// <summary>
-    /// Validation disc MSE over the whole set and the equivariance error on its first <paramref name="equivarianceSamples"/>
-    /// images (angles seeded by <paramref name="seed"/>, the same every call), and the quarter-turn error on the same
-    /// images. Leaves the model in eval mode.
+    /// Validation disc MSE over the whole set, eval-mode disc MSE on the first <paramref name="trainSamples"/> training
+    /// images, the equivariance error on (<paramref name="eqX"/>, <paramref name="eqAngles"/>) and the quarter-turn
+    /// error on the same images. Leaves the model in eval mode.
     /// </summary>
-    public static (double Mse, double EquivarianceError, double QuarterTurnError) Evaluate(Module<Tensor, Tensor> model, ProjectionDataset validation, int equivarianceSamples, int seed, Device device)
+    public static (double Mse, double TrainMse, double EquivarianceError, double QuarterTurnError) Evaluate(Module<Tensor, Tensor> model, ProjectionDataset train, ProjectionDataset validation,
+        int trainSamples, Tensor eqX, IReadOnlyList<double> eqAngles, Device device)
     {
         model.eval();
         using var _ = no_grad();
-        double se = 0; int count = 0;
-        for (int s = 0; s < validation.Count; s += 64)
+        var f = EquivariancePart(model);
+        double eq = DenoisingMetrics.EquivarianceError(f, eqX, eqAngles);
+        double quarter = DenoisingMetrics.QuarterTurnEquivarianceError(f, eqX);
+        return (SetMse(model, validation, validation.Count, device), SetMse(model, train, trainSamples, device), eq, quarter);
+    }
+
+    /// <summary>
+    /// The map whose equivariance is measured: the model itself, or for a <see cref="PriorResidualDenoiser"/> its
+    /// residual <c>F(x) − m</c> (<see cref="PriorResidualDenoiser.Residual"/>), so that the error is relative to what
+    /// the net computes from its input and comparable with the floor.
+    /// </summary>
+    public static Func<Tensor, Tensor> EquivariancePart(Module<Tensor, Tensor> model) => model is PriorResidualDenoiser p ? p.Residual : model.forward;
+
+    /// <summary>Disc MSE of the model on the first <paramref name="count"/> images of a set (eval mode, batches of 64).</summary>
+    public static double SetMse(Module<Tensor, Tensor> model, ProjectionDataset set, int count, Device device)
+    {
+        model.eval();
+        using var _ = no_grad();
+        count = Math.Clamp(count, 1, set.Count);
+        double se = 0;
+        for (int s = 0; s < count; s += 64)
         {
             using var scope = NewDisposeScope();
-            var idx = Enumerable.Range(s, Math.Min(64, validation.Count - s)).ToArray();
-            var (x, y) = validation.Batch(idx, device);
-            se += DenoisingMetrics.DiscMse(model.forward(x), y) * idx.Length; count += idx.Length;
+            var idx = Enumerable.Range(s, Math.Min(64, count - s)).ToArray();
+            var (x, y) = set.Batch(idx, device);
+            se += DenoisingMetrics.DiscMse(model.forward(x), y) * idx.Length;
         }
-        double eq, quarter;
-        using (var scope = NewDisposeScope())
-        {
-            var idx = Enumerable.Range(0, Math.Clamp(equivarianceSamples, 1, validation.Count)).ToArray();
-            var (x, _) = validation.Batch(idx, device);
-            eq = DenoisingMetrics.EquivarianceError(model.forward, x, new Random(seed ^ 0x3c6ef372));
-            quarter = DenoisingMetrics.QuarterTurnEquivarianceError(model.forward, x);
-        }
-        return (se / count, eq, quarter);
+        return se / count;
     }
 
     /// <summary>Denoises <paramref name="noisy"/> <c>[B,1,n,n]</c> in eval mode without gradients.</summary>
@@ -164,19 +267,24 @@ public sealed record DenoisingExperiment
     public (ProjectionDataset Train, ProjectionDataset Validation) CreateData() =>
         (ProjectionDataset.Create(Data), ProjectionDataset.Create(Data with { Count = ValidationCount, Seed = Data.Seed + 1_000_003 }));
 
-    /// <summary>A fresh model with weights seeded by <c>Training.Seed</c> (<c>torch.manual_seed</c>).</summary>
-    public Module<Tensor, Tensor> CreateModel()
+    /// <summary>
+    /// A fresh model with weights seeded by <c>Training.Seed</c> (<c>torch.manual_seed</c>); with
+    /// <see cref="DenoiserOptions.RadialPrior"/> its radial mean image comes from <paramref name="train"/>'s clean images.
+    /// </summary>
+    public Module<Tensor, Tensor> CreateModel(ProjectionDataset? train = null)
     {
         Devices.EnsureNativeLoaded();
+        if (Architecture.RadialPrior && train is null) throw new ArgumentException("CreateModel needs the training set for the radial prior (DenoiserOptions.RadialPrior).");
+        using var prior = Architecture.RadialPrior ? RadialMean.FromClean(train!.Clean) : null;
         random.manual_seed(Training.Seed);
-        return Denoisers.Create(Net, Data.ImageSize, Architecture);
+        return Denoisers.Create(Net, Data.ImageSize, Architecture, prior);
     }
 
     /// <summary>Builds data and model and trains. The caller owns the returned model and data sets.</summary>
     public (DenoisingTrainingResult Result, Module<Tensor, Tensor> Model) Run(ProjectionDataset train, ProjectionDataset validation,
         IProgress<DenoisingEpoch>? progress = null, CancellationToken cancellation = default)
     {
-        var model = CreateModel();
+        var model = CreateModel(train);
         var result = DenoisingTrainer.Train(model, train, validation, Training, progress, cancellation);
         return (result with { Net = Net.ToString().ToLowerInvariant() }, model);
     }

@@ -21,6 +21,30 @@ public static class ImageOps
         return tensor(m, device: device).view(size, size);
     }
 
+    /// <summary>Width (pixels) of the cosine taper of <see cref="InputWindow"/>.</summary>
+    public const double InputTaperPixels = 4;
+
+    /// <summary>
+    /// The aperture the noisy images are seen through (thesis Eq 7.1–7.2, J = L²(D²)): 1 for r ≤ 1 − 2t/n, a raised
+    /// cosine down to 0 at r = 1, 0 beyond, with t = <see cref="InputTaperPixels"/>. A function of the continuous radius
+    /// that is smooth, so a band-limited rotation maps <c>W·x</c> to <c>W·(R x)</c> to within ~1e-4; the hard disc
+    /// (<see cref="DiscMask"/>) is a staircase of pixels that no rotation preserves, and rotating a hard-edged input
+    /// leaves an error of order (rim pixels / disc pixels) in any equivariance measure. <c>[n,n]</c> float32.
+    /// </summary>
+    public static Tensor InputWindow(int size, Device? device = null)
+    {
+        var c = Projector.PixelCentres(size);
+        double r0 = 1 - 2 * InputTaperPixels / size;
+        var m = new float[size * size];
+        for (int i = 0; i < size; i++)
+            for (int j = 0; j < size; j++)
+            {
+                double r = Math.Sqrt(c[i] * c[i] + c[j] * c[j]);
+                m[i * size + j] = r <= r0 ? 1f : r >= 1 ? 0f : (float)(0.5 * (1 + Math.Cos(Math.PI * (r - r0) / (1 - r0))));
+            }
+        return tensor(m, device: device).view(size, size);
+    }
+
     /// <summary>
     /// Rotates each image about the image centre by its angle (radians, counter-clockwise in (x, y); the content at
     /// position p moves to R_θ p), by bilinear <c>grid_sample</c> (border padding, <c>align_corners=false</c>).

@@ -6,6 +6,8 @@ namespace XaiLab.Denoising;
 /// (Eq 7.6) and <c>t_i = i·π/n_spls</c>, i = 0…n_spls−1 (Eq 7.7). Point i is <c>(x, y) = r_i·(cos ϑ_i, sin ϑ_i)</c>.
 /// Consecutive windings are 1/n_wind apart radially; the arc length between consecutive samples is exactly
 /// π·n_wind/n_spls to first order (r·dϑ/dt = n_wind everywhere), so n_spls = π·n_wind² makes both spacings equal.
+/// An optional outer radius ρ scales the whole spiral (r(t) = ρ·√(t/π)); <see cref="ForImage"/> uses it so that the
+/// spiral's convex hull contains every pixel centre of the unit disc (no disc pixel is extrapolated).
 /// </summary>
 public sealed class SpiralSampling
 {
@@ -19,12 +21,17 @@ public sealed class SpiralSampling
     public double[] Theta { get; }
     public double[] X { get; }
     public double[] Y { get; }
+    /// <summary>The radius ρ of the spiral's end point (1 = the unit disc, Eq 7.5).</summary>
+    public double OuterRadius { get; }
 
     /// <param name="windings">n_wind ≥ 1.</param>
     /// <param name="samples">n_spls ≥ 2 (default: round(π·n_wind²), equal radial and angular spacing).</param>
-    public SpiralSampling(int windings, int? samples = null)
+    /// <param name="outerRadius">ρ &gt; 0 (default 1): every radius is multiplied by it.</param>
+    public SpiralSampling(int windings, int? samples = null, double outerRadius = 1.0)
     {
         if (windings < 1) throw new ArgumentException($"windings must be ≥ 1, got {windings}.");
+        if (!(outerRadius > 0)) throw new ArgumentException($"outerRadius must be > 0, got {outerRadius}.");
+        OuterRadius = outerRadius;
         int n = samples ?? (int)Math.Round(Math.PI * windings * windings);
         if (n < 2) throw new ArgumentException($"samples must be ≥ 2, got {n}.");
         Windings = windings; Samples = n;
@@ -32,15 +39,24 @@ public sealed class SpiralSampling
         for (int i = 0; i < n; i++)
         {
             T[i] = i * Math.PI / n;
-            R[i] = Radius(T[i]);
+            R[i] = outerRadius * Radius(T[i]);
             Theta[i] = Angle(T[i], windings);
             X[i] = R[i] * Math.Cos(Theta[i]);
             Y[i] = R[i] * Math.Sin(Theta[i]);
         }
     }
 
-    /// <summary>The spiral suited to an n×n pixel grid on [−1,1]²: n_wind = n/2 (one winding per pixel of radius).</summary>
-    public static SpiralSampling ForImage(int imageSize) => new(Math.Max(1, imageSize / 2));
+    /// <summary>
+    /// The spiral suited to an n×n pixel grid on [−1,1]²: one winding per pixel of radius (spacing 2/n) and one winding
+    /// beyond the unit disc, n_wind = n/2 + 1 and ρ = n_wind·2/n, so that the convex hull of the samples contains every
+    /// pixel centre with r ≤ 1 (rim handling: disc pixels are interpolated, never extrapolated; only the corners
+    /// outside the disc, which no loss or metric reads, are).
+    /// </summary>
+    public static SpiralSampling ForImage(int imageSize)
+    {
+        int w = Math.Max(1, imageSize / 2) + 1;
+        return new SpiralSampling(w, outerRadius: 2.0 * w / imageSize);
+    }
 
     /// <summary>Eq 7.5: r(t) = √(t/π).</summary>
     public static double Radius(double t) => Math.Sqrt(t / Math.PI);
@@ -48,8 +64,8 @@ public sealed class SpiralSampling
     /// <summary>Eq 7.6: ϑ(t) = 2·n_wind·√(π·t).</summary>
     public static double Angle(double t, int windings) => 2 * windings * Math.Sqrt(Math.PI * t);
 
-    /// <summary>Radial distance between neighbouring windings, 1/n_wind (ϑ grows by 2π while r grows by 1/n_wind).</summary>
-    public double WindingSpacing => 1.0 / Windings;
+    /// <summary>Radial distance between neighbouring windings, ρ/n_wind (ϑ grows by 2π while r grows by ρ/n_wind).</summary>
+    public double WindingSpacing => OuterRadius / Windings;
 
     /// <summary>
     /// The spiral ribbon (§7.3.2, Fig 7.4): <paramref name="rows"/> (odd, 3 or 5) copies of the spiral, row k offset

@@ -7,17 +7,25 @@ using XaiLab.Imaging;
 namespace XaiLab.Cli;
 
 /// <summary>
-/// <c>xailab denoise train --net cartesian|spiral --snr 0.25 [--epochs N] [--augment] [--seed S] [--size n]
-/// [--train-count N] [--val-count N] [--depth D] [--width W] [--batch B] [--lr η] [--device D] --out DIR</c>:
-/// trains a denoiser on synthetic projections (thesis §7.4) and writes <c>DIR/history.csv</c>,
-/// <c>DIR/history.json</c> (options + history + yardsticks) and <c>DIR/weights.dat</c> (TorchSharp state dict).
+/// <c>xailab denoise train --net cartesian|spiral --snr 0.25 [--snr-reading power|norm] [--epochs N] [--augment]
+/// [--seed S] [--size n] [--train-count N] [--val-count N] [--depth D] [--width W] [--batch B] [--lr η]
+/// [--no-prior] [--device D] [--resume] --out DIR</c>: trains a denoiser on synthetic projections (thesis §7.4) and
+/// writes <c>DIR/history.csv</c>, <c>DIR/history.json</c> (options + history + yardsticks + equivariance floor) and
+/// <c>DIR/weights.dat</c> (TorchSharp state dict). Every epoch is checkpointed in <c>DIR/checkpoint/</c>; with
+/// <c>--resume</c> a run killed at any point (a short GPU slot) continues from its last finished epoch and ends with
+/// the same history as an uninterrupted run.
+/// <c>xailab denoise bench [--size 64] [--width 32] [--depth 5] [--batch 16] [--device D]</c>: times the resampling
+/// matrices and one training step of each net, and measures the equivariance floor of both rotations.
 /// </summary>
 public static class DenoiseCommand
 {
     public static Command Create()
     {
         var net = new Option<string>("--net") { Description = "cartesian or spiral", DefaultValueFactory = _ => "cartesian" };
-        var snr = new Option<double>("--snr") { Description = "signal-to-noise power ratio Var(clean)/σ² (thesis: 0.25 and 0.015625)", DefaultValueFactory = _ => 0.25 };
+        var snr = new Option<double>("--snr") { Description = "signal-to-noise ratio (thesis: 0.25 and 0.015625), read as --snr-reading says", DefaultValueFactory = _ => 0.25 };
+        var reading = new Option<string>("--snr-reading") { Description = "power: Var(x_sig)/σ² (default); norm: ‖x_sig‖/‖x_noise‖ (thesis §6.3 wording)", DefaultValueFactory = _ => "power" };
+        var resume = new Option<bool>("--resume") { Description = "continue from DIR/checkpoint (written after every epoch)" };
+        var noPrior = new Option<bool>("--no-prior") { Description = "no radial mean image (plain nets as in the thesis' sketch)" };
         var epochs = new Option<int>("--epochs") { Description = "training epochs", DefaultValueFactory = _ => 10 };
         var augment = new Option<bool>("--augment") { Description = "random in-plane rotation of every training pair each epoch" };
         var seed = new Option<int>("--seed") { Description = "seed of weights, batch order, augmentation and noise", DefaultValueFactory = _ => 0 };
@@ -26,52 +34,70 @@ public static class DenoiseCommand
         var valCount = new Option<int>("--val-count") { Description = "validation images", DefaultValueFactory = _ => 128 };
         var depth = new Option<int>("--depth") { Description = "convolutions", DefaultValueFactory = _ => 5 };
         var width = new Option<int>("--width") { Description = "hidden channels", DefaultValueFactory = _ => 32 };
+        var kernel = new Option<int>("--kernel") { Description = "kernel side (odd; the spiral ribbon has as many rows)", DefaultValueFactory = _ => 3 };
         var batch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => 16 };
         var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };
         var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
         var output = new Option<string>("--out") { Description = "output folder", Required = true };
         var train = new Command("train", "Train a Cartesian or spiral denoiser; write history (CSV, JSON) and weights.")
-            { net, snr, epochs, augment, seed, size, trainCount, valCount, depth, width, batch, lr, device, output };
+            { net, snr, reading, epochs, augment, seed, size, trainCount, valCount, depth, width, kernel, batch, lr, noPrior, device, resume, output };
         train.SetAction(parse => CommandBody.Guard(() =>
         {
             var kind = Denoisers.ParseKind(parse.GetValue(net)!);
             var d = Devices.Resolve(parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
             int s = parse.GetValue(seed);
+            var outDir = Path.GetFullPath(parse.GetValue(output)!);
             var experiment = new DenoisingExperiment
             {
                 Net = kind,
-                Data = new ProjectionDataOptions { ImageSize = parse.GetValue(size), Count = parse.GetValue(trainCount), Snr = parse.GetValue(snr), Seed = s + 1 },
+                Data = new ProjectionDataOptions { ImageSize = parse.GetValue(size), Count = parse.GetValue(trainCount), Snr = parse.GetValue(snr), SnrReading = ParseReading(parse.GetValue(reading)!), Seed = s + 1 },
                 ValidationCount = parse.GetValue(valCount),
-                Architecture = new DenoiserOptions { Depth = parse.GetValue(depth), Width = parse.GetValue(width) },
+                Architecture = new DenoiserOptions { Depth = parse.GetValue(depth), Width = parse.GetValue(width), KernelSize = parse.GetValue(kernel), RadialPrior = !parse.GetValue(noPrior) },
                 Training = new DenoisingTrainingOptions
                 {
                     Epochs = parse.GetValue(epochs), Augment = parse.GetValue(augment), Seed = s,
                     BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr), Device = d,
+                    CheckpointDirectory = Path.Combine(outDir, "checkpoint"), Resume = parse.GetValue(resume),
                 },
             };
-            var outDir = Path.GetFullPath(parse.GetValue(output)!);
             Directory.CreateDirectory(outDir);
             return Run(experiment, outDir);
         }));
-        var cmd = new Command("denoise", "Equivariant denoising of synthetic cryo-EM projections (thesis Part IV).") { train };
+        var bsize = new Option<int>("--size") { Description = "image side in pixels", DefaultValueFactory = _ => 64 };
+        var bwidth = new Option<int>("--width") { Description = "hidden channels", DefaultValueFactory = _ => 32 };
+        var bdepth = new Option<int>("--depth") { Description = "convolutions", DefaultValueFactory = _ => 5 };
+        var bbatch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => 16 };
+        var bdevice = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
+        var bench = new Command("bench", "Time the resampling matrices and a training step of each net; measure the equivariance floors.")
+            { bsize, bwidth, bdepth, bbatch, bdevice };
+        bench.SetAction(parse => CommandBody.Guard(() =>
+        {
+            var d = Devices.Resolve(parse.GetValue(bdevice) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
+            var r = DenoisingBenchmark.Run(parse.GetValue(bsize), new DenoiserOptions { Width = parse.GetValue(bwidth), Depth = parse.GetValue(bdepth) }, parse.GetValue(bbatch), d);
+            Console.WriteLine(r.ToText());
+            return 0;
+        }));
+        var cmd = new Command("denoise", "Equivariant denoising of synthetic cryo-EM projections (thesis Part IV).") { train, bench };
         return cmd;
     }
 
+    static SnrReading ParseReading(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "power" => SnrReading.Power,
+        "norm" => SnrReading.Norm,
+        _ => throw new ArgumentException($"Unknown --snr-reading '{s}': expected 'power' or 'norm'."),
+    };
+
     static int Run(DenoisingExperiment e, string outDir)
     {
-        Console.WriteLine($"xailab denoise train: net {e.Net.ToString().ToLowerInvariant()}, SNR {e.Data.Snr.ToString(CultureInfo.InvariantCulture)}, " +
+        Console.WriteLine($"xailab denoise train: net {e.Net.ToString().ToLowerInvariant()}, {ProjectionDataset.SnrText(e.Data.Snr, e.Data.SnrReading)}, " +
                           $"{e.Data.Count} images of {e.Data.ImageSize}², {e.Training.Epochs} epochs{(e.Training.Augment ? ", rotation augmentation" : "")}, seed {e.Training.Seed}");
         var (train, validation) = e.CreateData();
         using var _t = train; using var _v = validation;
 
-        // Classical yardsticks on the same validation set.
-        double noisyMse = DenoisingMetrics.DiscMse(validation.Noisy, validation.Clean);
-        using var wiener = WienerFilter.FitFromNoisy(train.Noisy, train.NoiseStd);
-        using var wienerOut = wiener.Apply(validation.Noisy, validation.NoiseStd);
-        double wienerMse = DenoisingMetrics.DiscMse(wienerOut, validation.Clean);
-        var lowPass = GaussianLowPass.SelectSigma(validation.Noisy, validation.Clean);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  validation MSE: noisy {noisyMse:G4}, Wiener {wienerMse:G4} ({DenoisingMetrics.Psnr(wienerMse):F2} dB), low-pass σ={lowPass.Sigma} px {lowPass.Mse:G4}"));
+        // Trivial and classical yardsticks on the same validation set.
+        var baselines = Baselines.Compute(train, validation);
+        Console.WriteLine("  validation PSNR: " + string.Join(", ", baselines.Scores.Select(b => string.Create(CultureInfo.InvariantCulture, $"{b.Name} {b.Psnr:F2} dB"))));
 
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, a) => { a.Cancel = true; cts.Cancel(); Console.Error.WriteLine("cancelling after the current batch…"); };
@@ -81,17 +107,21 @@ public static class DenoiseCommand
         try
         {
             var progress = new SyncProgress<DenoisingEpoch>(h => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  epoch {h.Epoch,3}: train {h.TrainLoss:G4}  val MSE {h.ValidationMse:G4}  PSNR {h.ValidationPsnr:F2} dB  equivariance error {h.EquivarianceError:G4} (quarter turns {h.QuarterTurnError:G4})  ({h.Seconds:F1} s)")));
+                $"  epoch {h.Epoch,3}: train loss {h.TrainLoss:G4}  train PSNR {h.TrainPsnr:F2} dB  val PSNR {h.ValidationPsnr:F2} dB  equivariance error {h.EquivarianceError:G3} (quarter turns {h.QuarterTurnError:G3})  ({h.Seconds:F1} s)")));
             (result, model) = e.Run(train, validation, progress, cts.Token);
         }
         finally { Console.CancelKeyPress -= onCancel; }
         using var _m = model;
+        if (result.ResumedFromEpoch is int from) Console.WriteLine($"  resumed after epoch {from} from {e.Training.CheckpointDirectory}");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  equivariance floor (isotropic low-pass, same images and angles): {result.EquivarianceFloor:G3}"));
 
         File.WriteAllText(Path.Combine(outDir, "history.csv"), result.ToCsv());
         var json = new
         {
             net = result.Net,
             snr = e.Data.Snr,
+            snrReading = e.Data.SnrReading.ToString().ToLowerInvariant(),
+            noise = ProjectionDataset.SnrText(e.Data.Snr, e.Data.SnrReading),
             augment = e.Training.Augment,
             seed = e.Training.Seed,
             imageSize = e.Data.ImageSize,
@@ -102,11 +132,14 @@ public static class DenoiseCommand
             parameters = result.Parameters,
             device = result.Device,
             cancelled = result.Cancelled,
-            yardsticks = new { noisyMse, wienerMse, lowPassSigma = lowPass.Sigma, lowPassMse = lowPass.Mse },
+            yardsticks = baselines.Scores.Select(b => new { b.Name, b.Mse, b.Psnr }),
+            lowPassSigma = baselines.LowPassSigma,
+            equivarianceFloor = result.EquivarianceFloor,
+            resumedFromEpoch = result.ResumedFromEpoch,
             history = result.History.Select(h => new
             {
                 h.Epoch, TrainLoss = double.IsNaN(h.TrainLoss) ? (double?)null : h.TrainLoss,
-                h.ValidationMse, h.ValidationPsnr, h.EquivarianceError, h.QuarterTurnError, h.Seconds,
+                h.TrainMse, h.ValidationMse, h.ValidationPsnr, h.EquivarianceError, h.QuarterTurnError, h.Seconds,
             }),
         };
         File.WriteAllText(Path.Combine(outDir, "history.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));

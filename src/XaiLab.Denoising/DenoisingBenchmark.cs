@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Globalization;
+using TorchSharp;
+using XaiLab.Imaging;
+using static TorchSharp.torch;
+
+namespace XaiLab.Denoising;
+
+/// <summary>The equivariance floor of one rotation at one angle: the error an isotropic Gaussian low-pass scores.</summary>
+/// <param name="Noise">The SNR with its reading.</param>
+/// <param name="AngleDegrees">The rotation angle.</param>
+/// <param name="Fourier">Floor of <see cref="DenoisingMetrics.EquivarianceError(Func{Tensor, Tensor}, Tensor, IReadOnlyList{double})"/> (band-limited rotation on the disc).</param>
+/// <param name="Bilinear">The same for the bilinear rotation with border padding, unmasked inputs and ‖F(x)‖² in the denominator (the earlier measure).</param>
+public sealed record EquivarianceFloorRow(string Noise, double AngleDegrees, double Fourier, double Bilinear);
+
+/// <summary>
+/// What <see cref="DenoisingBenchmark.Run"/> measured.
+/// </summary>
+/// <param name="ImageSize">n.</param>
+/// <param name="Spiral">"n_wind …, n_spls …, ρ …".</param>
+/// <param name="GridToRibbonSeconds">Time to build the pixels → ribbon matrix.</param>
+/// <param name="SpiralToRibbonSeconds">Time to build the spiral → ribbon matrix.</param>
+/// <param name="SpiralToGridSeconds">Time to build the spiral → pixels matrix.</param>
+/// <param name="DiscPixelsOutsideHull">Pixel centres with r ≤ 1 outside the spiral's hull (extrapolated); 0 with <see cref="SpiralSampling.ForImage"/>.</param>
+/// <param name="CartesianStepMs">Median training step (forward, backward, Adam) of the Cartesian net.</param>
+/// <param name="SpiralStepMs">The same for the spiral net (equal width and depth).</param>
+/// <param name="Parameters">Trainable parameters of (Cartesian, spiral).</param>
+/// <param name="Floors">Equivariance floors at 30°, 45°, 90° for SNR 1/4 and 1/64 (power reading).</param>
+/// <param name="Device">Where the steps ran.</param>
+public sealed record DenoisingBenchmarkResult(int ImageSize, string Spiral, double GridToRibbonSeconds, double SpiralToRibbonSeconds, double SpiralToGridSeconds,
+    int DiscPixelsOutsideHull, double CartesianStepMs, double SpiralStepMs, (long Cartesian, long Spiral) Parameters, IReadOnlyList<EquivarianceFloorRow> Floors, string Device)
+{
+    /// <summary>Spiral step time / Cartesian step time.</summary>
+    public double StepRatio => SpiralStepMs / CartesianStepMs;
+
+    /// <summary>A plain-text report.</summary>
+    public string ToText()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine(string.Create(c, $"denoise bench: {ImageSize}×{ImageSize} px, spiral {Spiral}, device {Device}"));
+        sb.AppendLine(string.Create(c, $"  resampling matrices: pixels→ribbon {GridToRibbonSeconds:F3} s, spiral→ribbon {SpiralToRibbonSeconds:F3} s, spiral→pixels {SpiralToGridSeconds:F3} s; disc pixels outside the spiral hull: {DiscPixelsOutsideHull}"));
+        sb.AppendLine(string.Create(c, $"  training step: Cartesian {CartesianStepMs:F1} ms, spiral {SpiralStepMs:F1} ms (×{StepRatio:F2}); parameters {Parameters.Cartesian} / {Parameters.Spiral}"));
+        sb.AppendLine("  equivariance floor (isotropic Gaussian low-pass σ 1.5 px):");
+        foreach (var f in Floors)
+            sb.AppendLine(string.Create(c, $"    {f.Noise}, {f.AngleDegrees,3}°: Fourier on the disc {f.Fourier:G3}   bilinear (earlier) {f.Bilinear:G3}"));
+        return sb.ToString();
+    }
+}
+
+/// <summary>Cost and floor measurements of the denoising code (<c>xailab denoise bench</c>, benchmarks/denoising-*.txt).</summary>
+public static class DenoisingBenchmark
+{
+    /// <summary>Runs the measurements for n×n images with the given architecture and batch size.</summary>
+    public static DenoisingBenchmarkResult Run(int imageSize, DenoiserOptions architecture, int batchSize, Device device, int steps = 6)
+    {
+        Devices.EnsureNativeLoaded();
+        var spiral = SpiralSampling.ForImage(imageSize);
+        var (gx, gy) = SpiralDenoiser.PixelGrid(imageSize);
+        var (rx, ry) = spiral.Ribbon(architecture.KernelSize);
+        double Time(Func<SparseResampling> f, out SparseResampling r)
+        {
+            var sw = Stopwatch.StartNew(); r = f(); return sw.Elapsed.TotalSeconds;
+        }
+        double g2r = Time(() => BarycentricResampler.Build(gx, gy, rx, ry), out _);
+        double s2r = Time(() => BarycentricResampler.Build(spiral.X, spiral.Y, rx, ry), out _);
+        double s2g = Time(() => BarycentricResampler.Build(spiral.X, spiral.Y, gx, gy), out _);
+        var disc = Enumerable.Range(0, gx.Length).Where(i => gx[i] * gx[i] + gy[i] * gy[i] <= 1).ToArray();
+        var inDisc = BarycentricResampler.Build(spiral.X, spiral.Y, disc.Select(i => gx[i]).ToArray(), disc.Select(i => gy[i]).ToArray());
+
+        using var data = ProjectionDataset.Create(new ProjectionDataOptions { ImageSize = imageSize, Count = Math.Max(2 * batchSize, 16), Seed = 11 });
+        using var prior = RadialMean.FromClean(data.Clean);
+        double Step(DenoiserKind kind, out long parameters)
+        {
+            random.manual_seed(0);
+            using var model = Denoisers.Create(kind, imageSize, architecture, prior);
+            model.to(device); model.train();
+            parameters = model.parameters().Sum(p => p.numel());
+            using var opt = optim.Adam(model.parameters(), 1e-3);
+            var (x, y) = data.Batch(Enumerable.Range(0, batchSize).ToArray(), device);
+            using var _x = x; using var _y = y;
+            var times = new List<double>();
+            for (int s = 0; s < steps + 2; s++)
+            {
+                using var scope = NewDisposeScope();
+                var sw = Stopwatch.StartNew();
+                opt.zero_grad();
+                var loss = (model.forward(x) - y).square().mean();
+                loss.backward();
+                opt.step();
+                loss.item<float>();   // synchronises a GPU
+                if (s >= 2) times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            return times[times.Count / 2];
+        }
+        double cart = Step(DenoiserKind.Cartesian, out var pc);
+        double spir = Step(DenoiserKind.Spiral, out var ps);
+
+        var floors = new List<EquivarianceFloorRow>();
+        foreach (var snr in new[] { 0.25, 1.0 / 64 })
+        {
+            using var masked = ProjectionDataset.Create(new ProjectionDataOptions { ImageSize = imageSize, Count = 16, Snr = snr, Seed = 12 });
+            using var open = ProjectionDataset.Create(new ProjectionDataOptions { ImageSize = imageSize, Count = 16, Snr = snr, Seed = 12, MaskToDisc = false });
+            foreach (var deg in new[] { 30.0, 45.0, 90.0 })
+            {
+                var angles = Enumerable.Repeat(deg * Math.PI / 180, 16).ToArray();
+                double fourier = DenoisingMetrics.EquivarianceFloor(masked.Noisy, angles);
+                double bilinear = BilinearFloor(open.Noisy, angles);
+                floors.Add(new EquivarianceFloorRow(masked.NoiseDescription, deg, fourier, bilinear));
+            }
+        }
+        return new DenoisingBenchmarkResult(imageSize, string.Create(CultureInfo.InvariantCulture, $"n_wind {spiral.Windings}, n_spls {spiral.Samples}, ρ {spiral.OuterRadius:G4}"),
+            g2r, s2r, s2g, inDisc.OutsideHull, cart, spir, (pc, ps), floors, Devices.Describe(device));
+    }
+
+    /// <summary>The earlier measure's floor at fixed angles: bilinear rotation (border padding), ‖F(x)‖² in the denominator.</summary>
+    static double BilinearFloor(Tensor x, double[] angles)
+    {
+        using var scope = NewDisposeScope();
+        var mask = ImageOps.DiscMask((int)x.shape[^1]);
+        Tensor F(Tensor t) => GaussianLowPass.Apply(t, 1.5);
+        var fx = F(x);
+        var d = F(ImageOps.Rotate(x, angles)) - ImageOps.Rotate(fx, angles);
+        return (d.square() * mask).sum().item<float>() / (fx.square() * mask).sum().item<float>();
+    }
+}
