@@ -134,11 +134,11 @@ public static class SaliencyMethods
     /// as given by <c>--method-option name=value</c>; see <see cref="WithOption"/>).
     /// </summary>
     /// <exception cref="ArgumentException">Unknown method, unknown option or a value that does not parse; one line naming what was expected.</exception>
-    public static ISaliencyMethod Create(string name, IEnumerable<KeyValuePair<string, string>> settings)
+    public static ISaliencyMethod Create(string name, IEnumerable<KeyValuePair<string, string>>? settings)
     {
         var t = Find(name);
         var o = t.DefaultOptions();
-        foreach (var (k, v) in settings) o = WithOption(o, k, v, t.Name);
+        foreach (var (k, v) in settings ?? Array.Empty<KeyValuePair<string, string>>()) o = WithOption(o, k, v, t.Name);
         return t.Make(o);
     }
 
