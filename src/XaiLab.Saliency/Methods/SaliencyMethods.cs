@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using XaiLab.Saliency.AblationPaths;
+using XaiLab.Saliency.SiftCells;
 using static TorchSharp.torch;
 
 namespace XaiLab.Saliency.Methods;
@@ -51,6 +52,7 @@ public static class SaliencyMethods
         Entry<MeaningfulPerturbation, MeaningfulPerturbationOptions>("meaningful-perturbation", "Meaningful Perturbation (Fong & Vedaldi 2017)", o => new MeaningfulPerturbation(o), m => m.Options, "mp"),
         Entry<ExtremalPerturbation, ExtremalPerturbationOptions>("extremal-perturbation", "Extremal Perturbation (Fong et al. 2019)", o => new ExtremalPerturbation(o), m => m.Options, "ep", "extremal"),
         Entry<CentreMethod, CentreOptions>("centre", "centre baseline of the pointing game (Zhang et al. 2016)", _ => new CentreMethod(), m => m.Options, "center"),
+        Entry<SiftRise, SiftRiseOptions>("sift-rise", "RISE over random subsets of SIFT features (thesis §4.4, future work)", o => new SiftRise(o), m => m.Options),
         .. AblationPathEntries(),
     ];
 

@@ -65,7 +65,7 @@ public class PackagingTests
     }
 
     [Fact]
-    public void NotebookOutsideTheRepositoryLoadsThePackageWithOneReferenceAndRendersASaliencyMap()
+    public void NotebookOutsideTheRepositoryLoadsThePackageWithOneReferenceAndRendersSaliencySiftAndDenoising()
     {
         var dir = Repo.TempDir();
         Assert.False(dir.StartsWith(Repo.Root, StringComparison.Ordinal));
@@ -73,7 +73,14 @@ public class PackagingTests
         File.WriteAllText(nb, Notebook(
             $"#i \"nuget: {Feed}\"\n#r \"nuget: XaiLab.Interactive, {Version}\"",
             // no Lab.Start(): the package's kernel extension registered the formatters
-            "var map = TorchSharp.torch.linspace(0, 1, 24 * 24).reshape(24, 24);\nnew XaiLab.Saliency.SaliencyMap(map, \"test-method\", 3)"));
+            "var map = TorchSharp.torch.linspace(0, 1, 24 * 24).reshape(24, 24);\nnew XaiLab.Saliency.SaliencyMap(map, \"test-method\", 3)",
+            // a SIFT decomposition of an embedded photo and a denoiser triptych, both through the package's formatters
+            "var photo = XaiLab.Imaging.ImageIO.Load(XaiLab.Imaging.Assets.File(\"photos/chelsea.png\"));\n" +
+            "var small = TorchSharp.torch.nn.functional.interpolate(photo.unsqueeze(0), new long[] { 64, 64 }, mode: TorchSharp.InterpolationMode.Bilinear, align_corners: false).squeeze(0);\n" +
+            "XaiLab.Saliency.SiftCells.SiftFeatureBasis.Build(small)",
+            "var g = new TorchSharp.torch.Generator(7);\nvar clean = TorchSharp.torch.rand(new long[] { 2, 1, 32, 32 }, generator: g);\n" +
+            "var noisy = clean + 0.2 * TorchSharp.torch.randn(new long[] { 2, 1, 32, 32 }, generator: g);\n" +
+            "new XaiLab.Interactive.DenoisingComparison(noisy, new Dictionary<string, TorchSharp.torch.Tensor> { [\"identity\"] = noisy }, clean, \"triptych\")"));
         var outDir = Path.Combine(dir, "out");
         var (code, stdout, stderr) = Repo.RunCli("reproduce", nb, "--out", outDir);
         Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
@@ -81,6 +88,10 @@ public class PackagingTests
         Assert.Contains("data:image/png;base64,", html);
         Assert.Contains("test-method", html);
         Assert.DoesNotContain("SaliencyMap {", html);                // not a property dump
+        Assert.Contains("SIFT feature basis: K =", html);
+        Assert.DoesNotContain("SiftFeatureBasis {", html);
+        Assert.Contains("triptych", html);
+        Assert.Contains("PSNR", html);
         Assert.DoesNotMatch("<script[^>]+src=", html);
     }
 
