@@ -208,7 +208,7 @@ public class ResultFormatterTests
     [Fact]
     public void TrainingRunsShowCurvesPerEpoch()
     {
-        var hist = Enumerable.Range(0, 4).Select(e => new DenoisingEpoch(e, e == 0 ? double.NaN : 0.1 / e, 0.05 / (e + 1), 10 * Math.Log10((e + 1) / 0.05), 0.2 / (e + 1), 0.01, 1.5)).ToList();
+        var hist = Enumerable.Range(0, 4).Select(e => new DenoisingEpoch(e, e == 0 ? double.NaN : 0.1 / e, 0.04 / (e + 1), 0.05 / (e + 1), 10 * Math.Log10((e + 1) / 0.05), 0.2 / (e + 1), 0.01, 1.5)).ToList();
         var r = new DenoisingTrainingResult("spiral", hist, 12345, false, "cpu");
         var html = HtmlOf(r);
         AssertSelfContained(html);
