@@ -27,6 +27,7 @@ public static class Formatters
         Add<PathExplorer>(e => e.ToHtml());
         Add<XaiLab.Saliency.AblationPaths.AblationPathResult>(Html.AblationResult);
         Add<GenericChart>(c => PlotlyEmbedding.ChartHtml(c));
+        Add<XaiLab.Saliency.Evaluation.Sweeps.SweepTable>(SweepView.ToHtml);
     }
 
     static void Add<T>(Func<T, string> html)
