@@ -73,6 +73,8 @@ public class SweepTests
             Assert.Equal(first.Rows.Select(r => r.Metrics["median score"]), again.Rows.Select(r => r.Metrics["median score"])); // … with the same figures
             var added = Sweep.AblationPaths(Grid(2, 2, 6, 10), root);
             Assert.Equal(new[] { 0, 0, 2 }, added.Rows.Select(r => r.Computed)); // only the new value is computed
+            var relabelled = Sweep.AblationPaths(new SweepGrid<AblationSweepConfig>(Base(2)).Vary("sigma", new[] { 6.0 }, (c, v) => c with { Options = c.Options with { RegularisationSigma = v } }), root);
+            Assert.Equal(0, relabelled.Computed);                   // another axis label, the same configuration: cached
             var more = Sweep.AblationPaths(Grid(3, 2, 6), root);
             Assert.Equal(new[] { 1, 1 }, more.Rows.Select(r => r.Computed));      // one more scene per point
 
@@ -155,7 +157,7 @@ public class SweepTests
         Assert.Contains(">pointing clt % ⇅</th>", html);
         Assert.Contains("data-v=\"56\"", html);
         Assert.Contains("all from the cache", html);
-        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(html, "Plotly.newPlot").Count); // score vs σ, and violins
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(html, "window.Plotly.newPlot\\('xailab-plot-").Count); // score vs σ, and violins
         Assert.Contains("\"type\":\"scatter\"", html);
         Assert.Contains("\"type\":\"violin\"", html);
         var bars = PlotlyEmbedding.ChartHtml(SweepView.Bars(table, "trials"));

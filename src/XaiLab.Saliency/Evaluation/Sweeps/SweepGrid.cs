@@ -118,6 +118,22 @@ public static class SweepKey
         return (safe.Length == 0 ? "" : safe + "-") + Hash(config);
     }
 
+    /// <summary>
+    /// The cache folder of a point under <paramref name="root"/>: an existing folder whose name ends with the configuration's
+    /// hash (so relabelling an axis keeps the cache), else <c>root/</c><see cref="FolderName"/>.
+    /// </summary>
+    public static string Folder(string root, string label, object config)
+    {
+        var hash = Hash(config);
+        if (Directory.Exists(root))
+        {
+            var existing = Directory.GetDirectories(root).Where(d => Path.GetFileName(d) == hash || Path.GetFileName(d).EndsWith("-" + hash, StringComparison.Ordinal))
+                .OrderBy(d => d, StringComparer.Ordinal).FirstOrDefault();
+            if (existing is not null) return existing;
+        }
+        return Path.Combine(root, FolderName(label, config));
+    }
+
     static void Append(StringBuilder sb, object? v, int depth)
     {
         if (depth > 12) throw new InvalidOperationException("SweepKey: the configuration nests more than 12 levels (a cycle?).");

@@ -112,7 +112,7 @@ public static class Sweep
             var point = points[p];
             var c = point.Config;
             if (c.Limit < 1) throw new ArgumentException($"Sweep point '{point.Label}': Limit must be ≥ 1; got {c.Limit}.");
-            var folder = Path.Combine(root, SweepKey.FolderName(point.Label, c with { Limit = 0 }));
+            var folder = SweepKey.Folder(root, point.Label, c with { Limit = 0 });
             Directory.CreateDirectory(folder);
             File.WriteAllText(Path.Combine(folder, "config.txt"), SweepKey.Describe(c with { Limit = 0 }) + "\n");
             var method = CreateMethod(c.Method, c.Options);
@@ -170,7 +170,7 @@ public static class Sweep
                     throw new ArgumentException($"Sweep point '{point.Label}': reduction '{r.Name}' needs Score = Straddling.");
             foreach (var r in reductions) if (!allReductions.Contains(r.Name)) allReductions.Add(r.Name);
             var key = c with { Scenes = 0 };
-            var folder = Path.Combine(root, SweepKey.FolderName(point.Label, key));
+            var folder = SweepKey.Folder(root, point.Label, key);
             Directory.CreateDirectory(folder);
             File.WriteAllText(Path.Combine(folder, "config.txt"), SweepKey.Describe(key) + "\n");
             var file = Path.Combine(folder, "trials.jsonl");
