@@ -77,6 +77,7 @@ public static class Formatters
             Add<MethodComparison>(ResultHtml.Comparison, m => $"{m.Title ?? "method comparison"}: {string.Join(", ", m.Methods)} on {m.Images.Count} images");
             Add<Sweep>(ResultHtml.Sweep, SweepText);
             Add<GenericChart>(c => PlotlyEmbedding.ChartHtml(c), c => "(Plotly chart)");
+            Add<XaiLab.Saliency.Evaluation.Sweeps.SweepTable>(SweepView.ToHtml, t => t.ToText());
             _registered = true;
         }
     }

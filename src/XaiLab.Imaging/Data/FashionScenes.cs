@@ -356,14 +356,15 @@ public sealed class FashionScenes : ISceneDataset
     }
 
     /// <summary>Fraction of <paramref name="earlier"/>'s area covered by <paramref name="later"/>.</summary>
-    static double CoveredFraction(BoundingBox earlier, BoundingBox later)
+    internal static double CoveredFraction(BoundingBox earlier, BoundingBox later)
     {
         int w = Math.Min(earlier.X1, later.X1) - Math.Max(earlier.X0, later.X0) + 1;
         int h = Math.Min(earlier.Y1, later.Y1) - Math.Max(earlier.Y0, later.Y0) + 1;
         return w <= 0 || h <= 0 ? 0 : (double)w * h / earlier.Area;
     }
 
-    static (float, float, float) RandomTint(SplitMix64 rng)
+    /// <summary>A random item colour: HSV with uniform hue, saturation 0.25–1, value 0.55–1 (three draws of <paramref name="rng"/>).</summary>
+    internal static (float, float, float) RandomTint(SplitMix64 rng)
     {
         // HSV with a random hue, saturation 0.25–1, value 0.55–1.
         double h = rng.NextDouble() * 6, sat = rng.Uniform(0.25, 1), val = rng.Uniform(0.55, 1);
@@ -373,10 +374,16 @@ public sealed class FashionScenes : ISceneDataset
     }
 
     /// <summary>Item intensity resampled (bilinear, pixel centres) to side×side, turned into alpha (0 below the cutoff).</summary>
-    float[] ScaledAlpha(ReadOnlySpan<byte> item, int side, bool flip)
+    float[] ScaledAlpha(ReadOnlySpan<byte> item, int side, bool flip) => ScaleAlpha(item, side, flip, (float)Options.AlphaCutoff, (float)Options.AlphaGain);
+
+    /// <summary>
+    /// A 28×28 item resampled bilinearly (pixel centres, edge-clamped) to <paramref name="side"/>² and turned into alpha:
+    /// 0 where the intensity is below <paramref name="cut"/>, else min(1, <paramref name="gain"/>·intensity). Shared by both scene generators.
+    /// </summary>
+    internal static float[] ScaleAlpha(ReadOnlySpan<byte> item, int side, bool flip, float cut, float gain)
     {
         var a = new float[side * side];
-        float scale = 28f / side, cut = (float)Options.AlphaCutoff, gain = (float)Options.AlphaGain;
+        float scale = 28f / side;
         for (int v = 0; v < side; v++)
         {
             float sy = (v + 0.5f) * scale - 0.5f;
@@ -395,7 +402,8 @@ public sealed class FashionScenes : ISceneDataset
 
     static float At(ReadOnlySpan<byte> item, int x, int y) => item[Math.Clamp(y, 0, 27) * 28 + Math.Clamp(x, 0, 27)] / 255f;
 
-    static BoundingBox ContentBox(float[] alpha, int side)
+    /// <summary>Tight box of the nonzero alpha in a side×side canvas (the whole canvas when empty).</summary>
+    internal static BoundingBox ContentBox(float[] alpha, int side)
     {
         int x0 = side, y0 = side, x1 = -1, y1 = -1;
         for (int v = 0; v < side; v++)
@@ -452,7 +460,7 @@ public sealed class FashionScenes : ISceneDataset
     }
 
     /// <summary>A background photo as channel-major floats, loaded once per process from <c>assets/backgrounds/</c>.</summary>
-    sealed class Background
+    internal sealed class Background
     {
         public required string Name { get; init; }
         public required int Width { get; init; }

@@ -74,42 +74,8 @@ public static class FashionTraining
         long parameters = net.parameters().Sum(p => p.numel());
         log($"{spec.Name}: {spec.Architecture}, {parameters} parameters, {spec.Dataset}, {o.Epochs} epochs × {o.ScenesPerEpoch} scenes from scene {o.FirstScene}, batch {o.BatchSize}, lr {o.LearningRate}, {torch.get_num_threads()} threads, {Devices.Describe(device)}" +
             (o.InitialWeights is null ? "" : $", continuing from {o.InitialWeights}"));
-        var optimizer = torch.optim.AdamW(net.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay);
-        int stepsPerEpoch = o.ScenesPerEpoch / o.BatchSize, totalSteps = stepsPerEpoch * o.Epochs, step = 0;
-        var rng = SplitMix64.ForKeys(o.Seed, 0x7A1EUL);
-        var epochs = new List<EpochLog>();
         var sw = Stopwatch.StartNew();
-        for (int e = 0; e < o.Epochs; e++)
-        {
-            var esw = Stopwatch.StartNew();
-            var order = Enumerable.Range(o.FirstScene + e * o.ScenesPerEpoch, o.ScenesPerEpoch).ToArray();
-            rng.Shuffle(order);
-            net.train();
-            double lossSum = 0; int lossN = 0;
-            // Render the next batch on the thread pool while torch trains on this one.
-            Task<(Tensor, Tensor)> next = Task.Run(() => train.Batch(order[..o.BatchSize]));
-            for (int b = 0; b < stepsPerEpoch; b++)
-            {
-                using var scope = NewDisposeScope();
-                var (images, targets) = next.Result;
-                var onDevice = targets.to(device);
-                if (b + 1 < stepsPerEpoch) { int s0 = (b + 1) * o.BatchSize; next = Task.Run(() => train.Batch(order[s0..(s0 + o.BatchSize)])); }
-                double lr = 0.5 * o.LearningRate * (1 + Math.Cos(Math.PI * step / totalSteps));
-                foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
-                optimizer.zero_grad();
-                var logits = classifier.Logits(images);
-                var loss = spec.MultiLabel ? nn.functional.binary_cross_entropy_with_logits(logits, onDevice) : nn.functional.cross_entropy(logits, onDevice);
-                loss.backward();
-                optimizer.step();
-                lossSum += loss.item<float>(); lossN++; step++;
-                images.Dispose(); targets.Dispose();
-                if ((b + 1) % 50 == 0) log($"  epoch {e + 1} step {b + 1}/{stepsPerEpoch} loss {lossSum / lossN:0.0000} lr {lr:0.00000} ({sw.Elapsed.TotalSeconds:0}s)");
-            }
-            net.eval();
-            var v = Evaluation.Evaluate(classifier, val, "val", o.ValScenes);
-            epochs.Add(new EpochLog(e + 1, lossSum / lossN, v.Value, esw.Elapsed.TotalSeconds));
-            log($"epoch {e + 1}: loss {lossSum / lossN:0.0000}, val {v.Metric} {v.Value:0.0000} ({esw.Elapsed.TotalSeconds:0}s)");
-        }
+        var epochs = Fit(classifier, train.Batch, spec.MultiLabel, val, o, device, log);
         double trainSeconds = sw.Elapsed.TotalSeconds;
         net.eval();
         var t = Evaluation.Evaluate(classifier, test, "test", o.TestScenes);
@@ -132,5 +98,56 @@ public static class FashionTraining
         log($"saved {path} ({result.WeightBytes} bytes); training {trainSeconds:0}s");
         classifier.Dispose();
         return result;
+    }
+
+    /// <summary>
+    /// The training loop shared by the Fashion models and the 224-px models: AdamW (lr <see cref="FashionTrainingOptions.LearningRate"/>,
+    /// weight decay) with a cosine decay to 0 over all steps; epoch e uses the fresh scenes [FirstScene + e·ScenesPerEpoch, …) in a
+    /// seeded shuffled order, rendered on the thread pool one batch ahead; cross-entropy (single-label) or per-class BCE
+    /// (multi-label); the validation metric after each epoch. The network is left in eval mode.
+    /// </summary>
+    /// <param name="batch">Renders the images <c>[n,3,H,W]</c> and targets of the given scene indices.</param>
+    internal static List<EpochLog> Fit(Classifier classifier, Func<IReadOnlyList<int>, (Tensor Images, Tensor Targets)> batch, bool multiLabel,
+        ISceneDataset val, FashionTrainingOptions o, Device device, Action<string> log)
+    {
+        var net = classifier.Network;
+        var optimizer = torch.optim.AdamW(net.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay);
+        int stepsPerEpoch = o.ScenesPerEpoch / o.BatchSize, totalSteps = stepsPerEpoch * o.Epochs, step = 0;
+        var rng = SplitMix64.ForKeys(o.Seed, 0x7A1EUL);
+        var epochs = new List<EpochLog>();
+        var sw = Stopwatch.StartNew();
+        for (int e = 0; e < o.Epochs; e++)
+        {
+            var esw = Stopwatch.StartNew();
+            var order = Enumerable.Range(o.FirstScene + e * o.ScenesPerEpoch, o.ScenesPerEpoch).ToArray();
+            rng.Shuffle(order);
+            net.train();
+            double lossSum = 0; int lossN = 0;
+            // Render the next batch on the thread pool while torch trains on this one.
+            Task<(Tensor, Tensor)> next = Task.Run(() => batch(order[..o.BatchSize]));
+            for (int b = 0; b < stepsPerEpoch; b++)
+            {
+                using var scope = NewDisposeScope();
+                var (images, targets) = next.Result;
+                var onDevice = targets.to(device);
+                if (b + 1 < stepsPerEpoch) { int s0 = (b + 1) * o.BatchSize; next = Task.Run(() => batch(order[s0..(s0 + o.BatchSize)])); }
+                double lr = 0.5 * o.LearningRate * (1 + Math.Cos(Math.PI * step / totalSteps));
+                foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                optimizer.zero_grad();
+                var logits = classifier.Logits(images);
+                var loss = multiLabel ? nn.functional.binary_cross_entropy_with_logits(logits, onDevice) : nn.functional.cross_entropy(logits, onDevice);
+                loss.backward();
+                optimizer.step();
+                lossSum += loss.item<float>(); lossN++; step++;
+                images.Dispose(); targets.Dispose();
+                if ((b + 1) % 50 == 0) log($"  epoch {e + 1} step {b + 1}/{stepsPerEpoch} loss {lossSum / lossN:0.0000} lr {lr:0.00000} ({sw.Elapsed.TotalSeconds:0}s)");
+            }
+            net.eval();
+            var v = Evaluation.Evaluate(classifier, val, "val", o.ValScenes);
+            epochs.Add(new EpochLog(e + 1, lossSum / lossN, v.Value, esw.Elapsed.TotalSeconds));
+            log($"epoch {e + 1}: loss {lossSum / lossN:0.0000}, val {v.Metric} {v.Value:0.0000} ({esw.Elapsed.TotalSeconds:0}s)");
+        }
+        optimizer.Dispose();
+        return epochs;
     }
 }
