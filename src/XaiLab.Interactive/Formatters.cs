@@ -31,7 +31,7 @@ public static class Formatters
         typeof(DenoisingComparison), typeof(DenoisingTrainingResult), typeof(DenoisingEpoch), typeof(SparseResampling),
         typeof(FashionTrainingResult), typeof(FashionResNet18TrainingResult), typeof(EvaluationResult), typeof(MarkerEffect),
         typeof(PointingGameSummary), typeof(PixelAblationResult), typeof(ModelRandomisationResult), typeof(MarkerFaithfulnessResult),
-        typeof(MethodBenchmarkResult), typeof(MethodComparison), typeof(Sweep), typeof(GenericChart),
+        typeof(MethodBenchmarkResult), typeof(MethodComparison), typeof(SweepMatrix), typeof(GenericChart),
     };
 
     /// <summary>Registers all formatters once per process.</summary>
@@ -75,7 +75,7 @@ public static class Formatters
             Add<MarkerFaithfulnessResult>(ResultHtml.Faithfulness, f => $"{f.Method}: points at the marker in {f.PointsAtMarker}/{f.Reliant} reliant scenes");
             Add<MethodBenchmarkResult>(ResultHtml.Benchmark, b => string.Join("\n", b.Timings.Select(t => $"{t.Method,-26} {t.MeanSeconds:F3} s/image")));
             Add<MethodComparison>(ResultHtml.Comparison, m => $"{m.Title ?? "method comparison"}: {string.Join(", ", m.Methods)} on {m.Images.Count} images");
-            Add<Sweep>(ResultHtml.Sweep, SweepText);
+            Add<SweepMatrix>(ResultHtml.Sweep, SweepText);
             Add<GenericChart>(c => PlotlyEmbedding.ChartHtml(c), c => "(Plotly chart)");
             Add<XaiLab.Saliency.Evaluation.Sweeps.SweepTable>(SweepView.ToHtml, t => t.ToText());
             _registered = true;
@@ -100,7 +100,7 @@ public static class Formatters
         return string.Join("\n", lines);
     }
 
-    static string SweepText(Sweep s) =>
+    static string SweepText(SweepMatrix s) =>
         (s.Title is null ? "" : s.Title + "\n") + $"{s.RowHeader}: " + string.Join(" | ", s.Columns) + "\n" +
         string.Join("\n", s.Rows.Select((r, i) => $"{r}: " + string.Join(" | ", s.Values[i].Select(v => v.ToString(s.ValueFormat, CultureInfo.InvariantCulture)))));
 }

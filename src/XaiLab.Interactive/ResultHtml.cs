@@ -194,7 +194,7 @@ public static class ResultHtml
     }
 
     /// <summary>A sweep: a table shaded by value and grouped bars.</summary>
-    public static string Sweep(Sweep s)
+    public static string Sweep(SweepMatrix s)
     {
         s.Validate();
         var finite = s.Values.SelectMany(v => v).Where(double.IsFinite).ToArray();

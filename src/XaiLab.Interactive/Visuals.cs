@@ -81,17 +81,17 @@ public sealed record MethodComparison(string? Title, IReadOnlyList<Tensor> Image
 /// <param name="Values">Values[r][c].</param>
 /// <param name="Notes">Optional text per cell shown after the value (e.g. "3/4" hits of trials).</param>
 /// <param name="HigherIsBetter">Shading direction: true = darker green for larger values, false for smaller, null = neutral.</param>
-public sealed record Sweep(string? Title, string RowHeader, IReadOnlyList<string> Rows, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<double>> Values,
+public sealed record SweepMatrix(string? Title, string RowHeader, IReadOnlyList<string> Rows, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<double>> Values,
     string? Unit = null, IReadOnlyList<IReadOnlyList<string?>>? Notes = null, bool? HigherIsBetter = true, string ValueFormat = "F3")
 {
     /// <exception cref="ArgumentException">Rows, columns and values disagree.</exception>
     public void Validate()
     {
-        if (Values.Count != Rows.Count) throw new ArgumentException($"Sweep '{Title}': {Values.Count} value rows for {Rows.Count} rows.");
+        if (Values.Count != Rows.Count) throw new ArgumentException($"Sweep matrix '{Title}': {Values.Count} value rows for {Rows.Count} rows.");
         for (int r = 0; r < Values.Count; r++)
-            if (Values[r].Count != Columns.Count) throw new ArgumentException($"Sweep '{Title}': row '{Rows[r]}' has {Values[r].Count} values for {Columns.Count} columns.");
+            if (Values[r].Count != Columns.Count) throw new ArgumentException($"Sweep matrix '{Title}': row '{Rows[r]}' has {Values[r].Count} values for {Columns.Count} columns.");
         if (Notes is not null && (Notes.Count != Rows.Count || Notes.Any(n => n.Count != Columns.Count)))
-            throw new ArgumentException($"Sweep '{Title}': notes must have the shape of the values.");
+            throw new ArgumentException($"Sweep matrix '{Title}': notes must have the shape of the values.");
     }
 }
 

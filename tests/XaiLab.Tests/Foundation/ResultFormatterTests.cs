@@ -111,7 +111,7 @@ public class ResultFormatterTests
         Assert.Contains("<th", html); Assert.Contains("gradient", html); Assert.Contains("0.432", html);
         Assert.Matches("rise +0.61", TextOf(t));
         Assert.Throws<ArgumentException>(() => HtmlOf(new TableView("bad", new[] { "a", "b" }, new[] { new object?[] { 1 } })));
-        var sweep = new Sweep("pointing", "setting", new[] { "σ = 2", "σ = 8" }, new[] { "clt", "avg" },
+        var sweep = new SweepMatrix("pointing", "setting", new[] { "σ = 2", "σ = 8" }, new[] { "clt", "avg" },
             new[] { new[] { 0.5, 0.75 }, new[] { double.NaN, 1.0 } }, "accuracy", new[] { new string?[] { "1/2", "3/4" }, new string?[] { null, "4/4" } });
         var hs = HtmlOf(sweep);
         AssertSelfContained(hs);
