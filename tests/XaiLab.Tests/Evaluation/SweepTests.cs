@@ -157,7 +157,7 @@ public class SweepTests
         Assert.Contains(">pointing clt % ⇅</th>", html);
         Assert.Contains("data-v=\"56\"", html);
         Assert.Contains("all from the cache", html);
-        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(html, "window.Plotly.newPlot\\('xailab-plot-").Count); // score vs σ, and violins
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(html, "getElementById\\('xailab-plot-").Count); // score vs σ, and violins
         Assert.Contains("\"type\":\"scatter\"", html);
         Assert.Contains("\"type\":\"violin\"", html);
         var bars = PlotlyEmbedding.ChartHtml(SweepView.Bars(table, "trials"));

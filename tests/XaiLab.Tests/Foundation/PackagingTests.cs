@@ -76,7 +76,7 @@ public class PackagingTests
             "var map = TorchSharp.torch.linspace(0, 1, 24 * 24).reshape(24, 24);\nnew XaiLab.Saliency.SaliencyMap(map, \"test-method\", 3)",
             // a SIFT decomposition of an embedded photo and a denoiser triptych, both through the package's formatters
             "var photo = XaiLab.Imaging.ImageIO.Load(XaiLab.Imaging.Assets.File(\"photos/chelsea.png\"));\n" +
-            "var small = TorchSharp.torch.nn.functional.interpolate(photo.unsqueeze(0), new long[] { 64, 64 }, mode: TorchSharp.InterpolationMode.Bilinear, align_corners: false).squeeze(0);\n" +
+            "var small = XaiLab.Imaging.Resize.Bilinear(photo, 64, 64);\n" +
             "XaiLab.Saliency.SiftCells.SiftFeatureBasis.Build(small)",
             "var g = new TorchSharp.torch.Generator(7);\nvar clean = TorchSharp.torch.rand(new long[] { 2, 1, 32, 32 }, generator: g);\n" +
             "var noisy = clean + 0.2 * TorchSharp.torch.randn(new long[] { 2, 1, 32, 32 }, generator: g);\n" +
