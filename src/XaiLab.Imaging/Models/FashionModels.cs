@@ -89,7 +89,8 @@ public static class FashionModels
         var net = Build(spec.Architecture, FashionItems.ClassNames.Count);
         try
         {
-            CheckShapes(net, path, spec.Name);
+            WeightFiles.CheckHeaders(net.state_dict(), path, spec.Name, t => t.dtype,
+                (name, shape, t) => name.StartsWith("head.") ? $" (the file has {shape[0]} classes, the model {t.shape[0]})" : "", TrainHint);
             net.load(path, strict: true);
         }
         catch (Exception e) when (e is not InvalidDataException)
@@ -104,53 +105,6 @@ public static class FashionModels
             throw;
         }
         return Wrap(spec, net);
-    }
-
-    /// <summary>
-    /// Reads the header of every tensor in a TorchSharp weights file (name, dtype, shape) and compares them with the
-    /// network's state dict, so that a file for another architecture or class count fails with a message saying which
-    /// tensor differs, and a truncated file fails before any weight is overwritten.
-    /// Format (TorchSharp <c>Module.save</c>): LEB128 count, then per tensor a length-prefixed UTF-8 name, LEB128 dtype,
-    /// LEB128 rank, LEB128 sizes and the raw element bytes.
-    /// </summary>
-    static void CheckShapes(nn.Module<Tensor, Tensor> net, string path, string model)
-    {
-        var expected = net.state_dict();
-        using var r = new BinaryReader(File.OpenRead(path));
-        long length = r.BaseStream.Length;
-        try
-        {
-            long count = WeightFiles.ReadLeb128(r);
-            if (count != expected.Count)
-                throw new InvalidDataException($"Weights file '{path}' holds {count} tensors; model '{model}' has {expected.Count}. It belongs to another architecture.");
-            for (long i = 0; i < count; i++)
-            {
-                var name = r.ReadString();
-                var dtype = (ScalarType)WeightFiles.ReadLeb128(r);
-                long rank = WeightFiles.ReadLeb128(r);
-                if (rank < 0 || rank > 8) throw new InvalidDataException($"Weights file '{path}' is corrupt: tensor '{name}' has rank {rank}.");
-                var shape = new long[rank];
-                for (int d = 0; d < rank; d++) shape[d] = WeightFiles.ReadLeb128(r);
-                if (!expected.TryGetValue(name, out var t))
-                    throw new InvalidDataException($"Weights file '{path}' has a tensor '{name}' that model '{model}' does not have: it belongs to another architecture.");
-                if (!t.shape.SequenceEqual(shape))
-                {
-                    var hint = name.StartsWith("head.") ? $" (the file has {shape[0]} classes, the model {t.shape[0]})" : "";
-                    throw new InvalidDataException($"Weights file '{path}': tensor '{name}' has shape [{string.Join(",", shape)}] but model '{model}' expects [{string.Join(",", t.shape)}]{hint}.");
-                }
-                long bytes = shape.Aggregate(1L, (a, b) => a * b) * t.ElementSize;
-                if (dtype != t.dtype) throw new InvalidDataException($"Weights file '{path}': tensor '{name}' is {dtype}, expected {t.dtype}.");
-                if (r.BaseStream.Position + bytes > length)
-                    throw new InvalidDataException($"Weights file '{path}' is truncated: tensor '{name}' needs {bytes} bytes, the file ends {length - r.BaseStream.Position} bytes later.");
-                r.BaseStream.Seek(bytes, SeekOrigin.Current);
-            }
-            if (r.BaseStream.Position != length)
-                throw new InvalidDataException($"Weights file '{path}' has {length - r.BaseStream.Position} unexpected trailing bytes.");
-        }
-        catch (EndOfStreamException)
-        {
-            throw new InvalidDataException($"Weights file '{path}' is truncated (ends inside the header of a tensor). Retrain with {TrainHint}.");
-        }
     }
 }
 

@@ -152,7 +152,8 @@ public static class SceneModels
         var net = Build(spec);
         try
         {
-            CheckFile(net, path, spec.Name);
+            // Floating-point tensors are stored as fp16, others (BN counters) with their own dtype.
+            WeightFiles.CheckHeaders(net.state_dict(), path, spec.Name, t => t.is_floating_point() ? ScalarType.Float16 : t.dtype);
             net.to(ScalarType.Float16);
             net.load(path, strict: true);
             net.to(ScalarType.Float32);
@@ -168,48 +169,6 @@ public static class SceneModels
             throw;
         }
         return Wrap(spec, net);
-    }
-
-    /// <summary>
-    /// Compares every tensor header of the file (name, dtype, shape, byte length) with the network's state dict before
-    /// anything is read: floating-point tensors must be stored as fp16, others (BN counters) with their own dtype.
-    /// </summary>
-    static void CheckFile(nn.Module<Tensor, Tensor> net, string path, string model)
-    {
-        var expected = net.state_dict();
-        using var r = new BinaryReader(File.OpenRead(path));
-        long length = r.BaseStream.Length;
-        try
-        {
-            long count = WeightFiles.ReadLeb128(r);
-            if (count != expected.Count)
-                throw new InvalidDataException($"Weights file '{path}' holds {count} tensors; model '{model}' has {expected.Count}: it belongs to another architecture or width.");
-            for (long i = 0; i < count; i++)
-            {
-                var name = r.ReadString();
-                var dtype = (ScalarType)WeightFiles.ReadLeb128(r);
-                long rank = WeightFiles.ReadLeb128(r);
-                if (rank < 0 || rank > 8) throw new InvalidDataException($"Weights file '{path}' is corrupt: tensor '{name}' has rank {rank}.");
-                var shape = new long[rank];
-                for (int d = 0; d < rank; d++) shape[d] = WeightFiles.ReadLeb128(r);
-                if (!expected.TryGetValue(name, out var t))
-                    throw new InvalidDataException($"Weights file '{path}' has a tensor '{name}' that model '{model}' does not have: it belongs to another architecture.");
-                if (!t.shape.SequenceEqual(shape))
-                    throw new InvalidDataException($"Weights file '{path}': tensor '{name}' has shape [{string.Join(",", shape)}] but model '{model}' expects [{string.Join(",", t.shape)}].");
-                var want = t.is_floating_point() ? ScalarType.Float16 : t.dtype;
-                if (dtype != want) throw new InvalidDataException($"Weights file '{path}': tensor '{name}' is {dtype}, expected {want} (fp16 storage).");
-                long bytes = shape.Aggregate(1L, (a, b) => a * b) * (want == ScalarType.Float16 ? 2 : t.ElementSize);
-                if (r.BaseStream.Position + bytes > length)
-                    throw new InvalidDataException($"Weights file '{path}' is truncated: tensor '{name}' needs {bytes} bytes, the file ends {length - r.BaseStream.Position} bytes later.");
-                r.BaseStream.Seek(bytes, SeekOrigin.Current);
-            }
-            if (r.BaseStream.Position != length)
-                throw new InvalidDataException($"Weights file '{path}' has {length - r.BaseStream.Position} unexpected trailing bytes.");
-        }
-        catch (EndOfStreamException)
-        {
-            throw new InvalidDataException($"Weights file '{path}' is truncated (ends inside a tensor header).");
-        }
     }
 }
 

@@ -98,6 +98,16 @@ public class FashionModelTests
         FashionModels.Build(FashionArchitecture.ResNet).save(otherArch);
         var e3 = Assert.Throws<InvalidDataException>(() => FashionModels.Load(spec, otherArch));
         Assert.Contains(otherArch, e3.Message);
+        Assert.Contains("another architecture", e3.Message);
+
+        // Random bytes are no weights file at all, not "another architecture".
+        var noise = Temp("noise.dat");
+        var random = new byte[4096];
+        new Random(5).NextBytes(random);
+        File.WriteAllBytes(noise, random);
+        var e4 = Assert.Throws<InvalidDataException>(() => FashionModels.Load(spec, noise));
+        Assert.Contains(noise, e4.Message);
+        Assert.Contains("not a TorchSharp weights file", e4.Message);
     }
 
     [Fact]
