@@ -22,8 +22,8 @@ public sealed record FashionScenes224Options
     /// <summary>Held-out Fashion-MNIST classes whose items appear only as clutter (no label, no mask). Default Shirt (6) and Bag (8).</summary>
     public IReadOnlyList<int> ClutterClasses { get; init; } = new[] { 6, 8 };
     /// <summary>
-    /// Relative frequencies of 1, 2, … labelled objects per scene. Default 0.30, 0.25, 0.18, 0.12, 0.09, 0.06 for 1–6
-    /// (few objects are common, as in VOC; the mean is 2.6).
+    /// Relative frequencies of 1, 2, … labelled objects per scene. Default 0.40, 0.22, 0.14, 0.10, 0.08, 0.06 for 1–6
+    /// (few objects are common, as in VOC; the mean is 2.4).
     /// </summary>
     public IReadOnlyList<double> ObjectCountWeights { get; init; } = new[] { 0.40, 0.22, 0.14, 0.10, 0.08, 0.06 };
     /// <summary>
