@@ -76,7 +76,7 @@ public sealed class Classifier : IDisposable
         _meanT ??= tensor(_mean, new long[] { 1, Channels, 1, 1 }, device: Device).DetachFromDisposeScope();
         _stdT ??= tensor(_std, new long[] { 1, Channels, 1, 1 }, device: Device).DetachFromDisposeScope();
         var normalised = (x.to(Device) - _meanT) / _stdT;
-        return Network.forward(normalised);
+        return Network.call(normalised);
     }
 
     /// <summary>Activated scores F <c>[N,K]</c> (softmax or sigmoid of the logits).</summary>

@@ -25,10 +25,11 @@ public static class PointingGameCommand
         var shardOpt = new Option<string?>("--shard") { Description = "Run shard K of N only, K/N with 0 ≤ K < N (e.g. $SLURM_ARRAY_TASK_ID/N or $JOB_COMPLETION_INDEX/N); one --out per shard, then `pointing-game merge`" };
         var subset = new Option<string>("--subset") { Description = "Subset shown in the final table: all or difficult (both are always written)", DefaultValueFactory = _ => "all" };
         var split = new Option<string>("--split") { Description = "Dataset split", DefaultValueFactory = _ => "test" };
+        var batchImages = CliOptions.Int("--batch-images", "Images whose paths the ablation-path methods optimise in one batch (default 1: the classes of one image together; e.g. 8 on a GPU)", min: 1, what: "a positive number of images");
         var device = CliOptions.Device();
         var outDir = CliOptions.Out("Output folder (run.json, results.jsonl, summary.csv, summary.json)");
         var cmd = new Command("pointing-game", "Run the pointing game (TorchRay protocol) for several saliency methods; resumable, shardable.")
-            { dataset, model, methods, methodOption, limit, shardOpt, subset, split, device, outDir };
+            { dataset, model, methods, methodOption, limit, shardOpt, subset, split, batchImages, device, outDir };
         cmd.Subcommands.Add(MergeCommand());
         cmd.SetAction(parse => CommandBody.Guard(() =>
         {
@@ -46,7 +47,7 @@ public static class PointingGameCommand
             var dev = CliOptions.ResolveDevice(parse, device);
             using var clf = ModelRegistry.Load(parse.GetValue(model)!).To(dev);
             var folder = parse.GetValue(outDir)!;
-            var runner = new PointingGameRunner(ds, clf, ms, folder, new PointingGameRunOptions { Limit = lim, Split = splitName, Shard = shard });
+            var runner = new PointingGameRunner(ds, clf, ms, folder, new PointingGameRunOptions { Limit = lim, Split = splitName, Shard = shard, BatchImages = parse.GetValue(batchImages) ?? 1 });
 
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -71,6 +72,10 @@ public static class PointingGameCommand
                     return 0;
                 }
                 Console.Write(PointingGameRunner.FormatTable(summary, sub));
+                // Seconds per image of each method, from the lines of this folder (an image's time covers all its classes).
+                var lines = PointingGameRunner.ReadResults(runner.ResultsPath).Where(r => r.Image < runner.ImagesPlanned).ToArray();
+                Console.WriteLine("seconds per image: " + string.Join(", ", ms.Select(m =>
+                    $"{m.Name} {lines.Where(r => r.Method == m.Name).Select(r => r.Seconds).DefaultIfEmpty(double.NaN).Average():F3}")));
                 Console.WriteLine($"written: {Path.Combine(folder, "summary.csv")}, summary.json, {PointingGameRunner.ResultsFile}");
                 return 0;
             }

@@ -246,7 +246,7 @@ public static class SiftCommand
         readonly int _side;
         public Resized(nn.Module<Tensor, Tensor> inner, int side) : base("resized") { _inner = inner; _side = side; RegisterComponents(); }
         public override Tensor forward(Tensor x) =>
-            _inner.forward(nn.functional.interpolate(x, new long[] { _side, _side }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: false));
+            _inner.call(nn.functional.interpolate(x, new long[] { _side, _side }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: false));
     }
 
     /// <summary>Median wall milliseconds of n runs after one warm-up; <paramref name="cpuMs"/> the median process CPU milliseconds.</summary>

@@ -240,7 +240,7 @@ public static class FashionResNet18
             x = nn.functional.interpolate(x, new long[] { s, s }, mode: InterpolationMode.Bilinear, align_corners: false);
         var mean = tensor(ResNet18Onnx.NormalisationMean, new long[] { 1, 3, 1, 1 });
         var std = tensor(ResNet18Onnx.NormalisationStd, new long[] { 1, 3, 1, 1 });
-        return backbone.forward((x - mean) / std).MoveToOuterDisposeScope();
+        return backbone.call((x - mean) / std).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -354,7 +354,7 @@ public static class FashionResNet18
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var pred = head.forward(features).argmax(1).data<long>().ToArray();
+        var pred = head.call(features).argmax(1).data<long>().ToArray();
         var y = labels.data<long>().ToArray();
         var hit = new int[classes]; var tot = new int[classes];
         for (int i = 0; i < y.Length; i++) { tot[y[i]]++; if (pred[i] == y[i]) hit[y[i]]++; }

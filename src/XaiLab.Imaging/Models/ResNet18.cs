@@ -48,11 +48,11 @@ public sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = conv1.forward(x);
+        var h = conv1.call(x);
         if (_stride != 1 && _padding == ResNetPadding.Cntk) h = ResNetPaddingOps.Crop(h, x, 3, _stride, 1, 0);
-        h = nn.functional.relu(bn1.forward(h));
-        h = bn2.forward(conv2.forward(h));
-        var shortcut = downsample is null ? x : downsample.forward(x);
+        h = nn.functional.relu(bn1.call(h));
+        h = bn2.call(conv2.call(h));
+        var shortcut = downsample is null ? x : downsample.call(x);
         return nn.functional.relu(h + shortcut).MoveToOuterDisposeScope();
     }
 }
@@ -130,13 +130,13 @@ public sealed class ResNet18Backbone : nn.Module<Tensor, Tensor>
         if (x.dim() != 4 || x.shape[1] != 3)
             throw new ArgumentException($"ResNet18Backbone expects normalised images [N,3,H,W]; got [{string.Join(",", x.shape)}].");
         using var scope = NewDisposeScope();
-        var h = conv1.forward(x);
+        var h = conv1.call(x);
         if (Padding == ResNetPadding.Cntk) h = ResNetPaddingOps.Crop(h, x, 7, 2, 3, 2);
-        h = nn.functional.relu(bn1.forward(h));
-        var pooled = maxpool.forward(h);
+        h = nn.functional.relu(bn1.call(h));
+        var pooled = maxpool.call(h);
         if (Padding == ResNetPadding.Cntk) pooled = ResNetPaddingOps.Crop(pooled, h, 3, 2, 1, 0);
         h = pooled;
-        foreach (var layer in _layers) h = layer.forward(h);
+        foreach (var layer in _layers) h = layer.call(h);
         return h.mean(new long[] { 2, 3 }).MoveToOuterDisposeScope();
     }
 
@@ -204,7 +204,7 @@ public sealed class ResNet18Classifier : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return head.forward(backbone.forward(x)).MoveToOuterDisposeScope();
+        return head.call(backbone.call(x)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using TorchSharp;
 using XaiLab.Imaging;
+using XaiLab.Saliency.Methods;
 using static TorchSharp.torch;
 
 namespace XaiLab.Saliency.AblationPaths;
@@ -10,9 +11,10 @@ namespace XaiLab.Saliency.AblationPaths;
 /// Names: <c>ablation-path-avg</c>, <c>ablation-path-clt</c>, <c>ablation-path-influence</c>,
 /// <c>ablation-path-cav</c> (contrastive averaging; forces the straddling score), with <c>-window</c> appended when
 /// Eq 2.37 is applied. Diagnostics carry score, saturation, iterations, stop reason, baseline σ, the class-transition
-/// case and the warnings.
+/// case and the warnings. Several classes of an image (<see cref="ExplainMany"/>) or pairs of several images
+/// (<see cref="ExplainBatch"/>) are optimised together by <see cref="AblationPath.OptimiseMany(Classifier, IReadOnlyList{ValueTuple{Tensor, int}}, AblationPathOptions?, IProgress{AblationBatchProgress}?, CancellationToken)"/>.
 /// </summary>
-public sealed class AblationPathMethod : ISaliencyMethod
+public sealed class AblationPathMethod : IBatchSaliencyMethod
 {
     /// <param name="reduction">Path → heatmap reduction. Default class transition (the thesis' usual choice).</param>
     /// <param name="options">Optimisation options (thesis defaults when null).</param>
@@ -58,6 +60,25 @@ public sealed class AblationPathMethod : ISaliencyMethod
         return ToSaliencyMap(result, Reduction, Window);
     }
 
+    /// <summary>The maps of several classes of one image <c>[C,H,W]</c>: their paths are optimised together (one batch).</summary>
+    public IReadOnlyList<SaliencyMap> ExplainMany(Classifier model, Tensor image, IReadOnlyList<int> classes) =>
+        ExplainBatch(model, classes.Select(c => (image, c)).ToArray());
+
+    /// <summary>
+    /// The maps of several (image, class) pairs, images of one shape, optimised together by
+    /// <see cref="AblationPath.OptimiseMany(Classifier, IReadOnlyList{ValueTuple{Tensor, int}}, AblationPathOptions?, IProgress{AblationBatchProgress}?, CancellationToken)"/>
+    /// (each path with its own stopping rule); equal to one-at-a-time <see cref="Explain"/> up to float rounding.
+    /// <see cref="Progress"/> receives each path's iterations.
+    /// </summary>
+    public IReadOnlyList<SaliencyMap> ExplainBatch(Classifier model, IReadOnlyList<(Tensor Image, int ClassIndex)> items)
+    {
+        if (items.Count == 0) return Array.Empty<SaliencyMap>();
+        var sink = Progress is { } p ? new EachPath(p) : null;
+        var results = AblationPath.OptimiseMany(model, items, Options, sink);
+        try { return results.Select(r => ToSaliencyMap(r, Reduction, Window)).ToArray(); }
+        finally { foreach (var r in results) r.Dispose(); }
+    }
+
     /// <summary>Reduces an existing result to a <see cref="SaliencyMap"/> with the result's diagnostics.</summary>
     public static SaliencyMap ToSaliencyMap(AblationPathResult result, AblationReduction reduction, bool window = false)
     {
@@ -79,5 +100,11 @@ public sealed class AblationPathMethod : ISaliencyMethod
             diag["classTransitionCase"] = c.Case.ToString();
         }
         return new SaliencyMap(map, MethodName(reduction, window), result.ClassIndex, diag);
+    }
+
+    /// <summary>Reports every path's iterations to one <see cref="AblationProgress"/> sink, synchronously.</summary>
+    sealed class EachPath(IProgress<AblationProgress> inner) : IProgress<AblationBatchProgress>
+    {
+        public void Report(AblationBatchProgress v) => inner.Report(new AblationProgress(v.Iteration, v.MaxIterations, v.Score, v.Saturation));
     }
 }

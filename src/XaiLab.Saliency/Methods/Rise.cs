@@ -214,3 +214,17 @@ public interface IMultiClassSaliencyMethod : ISaliencyMethod
     /// </summary>
     IReadOnlyList<SaliencyMap> ExplainMany(Classifier model, Tensor image, IReadOnlyList<int> classes);
 }
+
+/// <summary>
+/// A saliency method that explains several (image, class) pairs — of several images — more cheaply together than one by one
+/// (the ablation paths: one forward/backward over the masks of every unfinished path, <c>AblationPath.OptimiseMany</c>).
+/// The pointing-game runner and <c>explain</c> over a folder hand it batches of images.
+/// </summary>
+public interface IBatchSaliencyMethod : IMultiClassSaliencyMethod
+{
+    /// <summary>
+    /// The maps of <paramref name="items"/> (images <c>[C,H,W]</c> of one shape, each with a class), in the order given; each
+    /// equals <see cref="ISaliencyMethod.Explain"/>'s map for that pair up to float rounding of the batched network.
+    /// </summary>
+    IReadOnlyList<SaliencyMap> ExplainBatch(Classifier model, IReadOnlyList<(Tensor Image, int ClassIndex)> items);
+}

@@ -103,6 +103,75 @@ public class PointingGameRunnerTests
         finally { Directory.Delete(full, true); Directory.Delete(resumed, true); }
     }
 
+    static AblationPathMethod SmallPath() => new(AblationReduction.Average,
+        new AblationPathOptions { MaskSize = 6, Steps = 4, MinIterations = 3, MaxIterations = 6, RegularisationSigma = 2 });
+
+    [Fact]
+    public void BatchedAblationPathsAndMultiClassRiseGiveTheMapsOfOneAtATimeRuns()
+    {
+        var data = new TinySceneDataset();
+        using var model = Model();
+        var path = SmallPath();
+        var rise = new Rise(new RiseOptions { Masks = 24, Cells = 3, BatchSize = 10, Seed = 2 });
+        var pairs = new List<(Tensor Image, int Class)>();
+        var scenes = Enumerable.Range(0, 4).Select(data.Get).ToArray();
+        try
+        {
+            foreach (var s in scenes) foreach (var c in s.Classes) pairs.Add((s.Image, c));
+            Assert.True(pairs.Count >= 6);
+            var batched = path.ExplainBatch(model, pairs);
+            for (int k = 0; k < pairs.Count; k++)
+            {
+                using var one = path.Explain(model, pairs[k].Image, pairs[k].Class);
+                Assert.Equal(one.ClassIndex, batched[k].ClassIndex);
+                Assert.True(allclose(one.Map, batched[k].Map, rtol: 1e-4, atol: 1e-5), $"pair {k}: batched map differs by {(one.Map - batched[k].Map).abs().max().item<float>()}");
+                Assert.Equal(one.Diagnostics!["iterations"], batched[k].Diagnostics!["iterations"]);
+                batched[k].Dispose();
+            }
+            // RISE: all classes of an image from one set of masks equal the per-class maps.
+            var multi = scenes[2].Classes.ToArray();
+            var many = rise.ExplainMany(model, scenes[2].Image, multi);
+            for (int k = 0; k < multi.Length; k++)
+            {
+                using var one = rise.Explain(model, scenes[2].Image, multi[k]);
+                Assert.True(allclose(one.Map, many[k].Map, rtol: 1e-5, atol: 1e-6));
+                many[k].Dispose();
+            }
+        }
+        finally { foreach (var s in scenes) s.Dispose(); }
+    }
+
+    [Fact]
+    public void RunnerBatchesImagesForAblationPathsAndGivesTheSameSummaryAsOneImageAtATime()
+    {
+        var one = TempDir(); var three = TempDir();
+        try
+        {
+            var data = new TinySceneDataset();
+            using var model = Model();
+            ISaliencyMethod[] methods = { SmallPath(), new CentreMethod(), new Rise(new RiseOptions { Masks = 24, Cells = 3, BatchSize = 10, Seed = 2 }) };
+            var a = new PointingGameRunner(data, model, methods, one, new PointingGameRunOptions { BatchImages = 1 }).Run();
+            var progress = new List<PointingGameProgress>();
+            var b = new PointingGameRunner(data, model, methods, three, new PointingGameRunOptions { BatchImages = 3 }).Run(default, progress.Add);
+            Assert.Equal(File.ReadAllText(Path.Combine(one, "summary.csv")), File.ReadAllText(Path.Combine(three, "summary.csv")));
+            var la = PointingGameRunner.ReadResults(Path.Combine(one, PointingGameRunner.ResultsFile)).ToDictionary(r => (r.Image, r.Method));
+            var lb = PointingGameRunner.ReadResults(Path.Combine(three, PointingGameRunner.ResultsFile)).ToDictionary(r => (r.Image, r.Method));
+            Assert.Equal(21, lb.Count);
+            foreach (var (k, r) in la) Assert.Equal(r.Trials, lb[k].Trials);
+            Assert.Equal(21, progress.Count(p => !p.Resumed));
+            Assert.Equal(Enumerable.Range(1, 21), progress.Select(p => p.Done));
+            // Resuming a batched run after a cut computes only the missing pairs.
+            var path = Path.Combine(three, PointingGameRunner.ResultsFile);
+            File.WriteAllLines(path, File.ReadAllLines(path).Take(10));
+            int computed = 0;
+            new PointingGameRunner(data, model, methods, three, new PointingGameRunOptions { BatchImages = 3 }).Run(default, p => { if (!p.Resumed) computed++; });
+            Assert.Equal(11, computed);
+            Assert.Equal(File.ReadAllText(Path.Combine(one, "summary.csv")), File.ReadAllText(Path.Combine(three, "summary.csv")));
+            Assert.Throws<ArgumentException>(() => new PointingGameRunner(data, model, methods, three, new PointingGameRunOptions { BatchImages = 0 }));
+        }
+        finally { Directory.Delete(one, true); Directory.Delete(three, true); }
+    }
+
     [Fact]
     public void ATruncatedLastLineIsRedoneAndACorruptMiddleLineIsAnError()
     {

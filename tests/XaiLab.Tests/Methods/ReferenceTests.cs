@@ -212,5 +212,12 @@ public class ReferenceTests
         }
         using (var cam = new GradCam(new GradCamOptions { Layer = "avgpool" }).Explain(vgg, x, 1))
             Assert.Equal("32x7x7", cam.Diagnostics!["activation_shape"]);
+        // ResNet18 (backbone + head) calls its children through .call(), so hooks on any stage or block fire.
+        using var r18 = new Classifier(new ResNet18Classifier(new ResNet18Backbone(new[] { 1, 1, 1, 1 }), nn.Linear(512, 3)),
+            new[] { "a", "b", "c" }, OutputActivation.Sigmoid, name: "r18");
+        using (var cam = new GradCam(new GradCamOptions { Layer = "backbone.layer4" }).Explain(r18, x, 1))
+            Assert.Equal("512x2x2", cam.Diagnostics!["activation_shape"]);
+        using (var cam = new GradCam(new GradCamOptions { Layer = "backbone.layer3.0.bn2" }).Explain(r18, x, 1))
+            Assert.Equal("256x4x4", cam.Diagnostics!["activation_shape"]);
     }
 }
