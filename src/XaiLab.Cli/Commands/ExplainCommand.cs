@@ -44,7 +44,8 @@ public static class ExplainCommand
 {
     public static Command Create()
     {
-        var image = new Option<string>("--image") { Description = "Image file (PNG/JPEG)", Required = true };
+        var image = new Option<string>("--image") { Description = "Image file (PNG/JPEG), or a folder: every PNG/JPEG in it, one subfolder of --out each, resumable", Required = true };
+        var batchImages = CliOptions.Int("--batch-images", "Folder mode, ablation paths: images optimised together in one batch (default 4)", min: 1, what: "a positive number of images");
         var model = CliOptions.Model("Model registry name (see `xailab models list`)");
         var method = new Option<string>("--method")
         {
@@ -64,7 +65,7 @@ public static class ExplainCommand
         var cmap = new Option<string>("--colormap") { Description = $"Heatmap colours: {string.Join(" | ", CliOptions.Colormaps)}", DefaultValueFactory = _ => "viridis" };
         var outDir = CliOptions.Out("Output folder");
         var cmd = new Command("explain", "Explain a classification with any saliency method (default: an optimised ablation path); writes heatmaps and result.json.")
-            { image, model, method, methodOption, score, sigma, saturation, maskSize, steps, seed, cls, device, cmap, outDir };
+            { image, batchImages, model, method, methodOption, score, sigma, saturation, maskSize, steps, seed, cls, device, cmap, outDir };
         cmd.SetAction(parse => CommandBody.Guard(() =>
         {
             var entry = SaliencyMethods.Find(parse.GetValue(method)!);
@@ -94,13 +95,42 @@ public static class ExplainCommand
             var saliency = entry.Make(options); // validates the options
             var outPath = CliOptions.PrepareOutputFolder(parse.GetValue(outDir)!);
             var imagePath = parse.GetValue(image)!;
-            if (!File.Exists(imagePath)) throw new UserError($"--image '{imagePath}': no such file.");
+            bool folderMode = Directory.Exists(imagePath);
+            if (!folderMode && !File.Exists(imagePath)) throw new UserError($"--image '{imagePath}': no such file or folder.");
+            if (!folderMode && CliOptions.Given(parse, batchImages)) throw new UserError("--batch-images applies to a folder given as --image only.");
             var d = CliOptions.ResolveDevice(parse, device);
             using var classifier = ModelRegistry.Load(parse.GetValue(model)!).To(d);
+            if (parse.GetValue(cls) is { } kc && kc >= classifier.NumClasses)
+                throw new UserError($"--class {kc}: model '{classifier.Name}' has classes 0…{classifier.NumClasses - 1}.");
+            if (folderMode)
+            {
+                var files = ImagesIn(imagePath);
+                if (files.Count == 0) throw new UserError($"--image '{imagePath}': the folder holds no PNG or JPEG files.");
+                if (saliency is AblationPathMethod fp)
+                {
+                    var done = RunFolder(classifier, files, new ExplainSettings(fp.Options, parse.GetValue(cls), colormap, fp.Reduction, fp.Window), outPath,
+                        parse.GetValue(batchImages) ?? 4, msg => Console.WriteLine(msg));
+                    int clean = done.Count(x => x.Warnings == 0 && x.StopReason == nameof(StopReason.Saturated));
+                    Console.WriteLine($"{fp.Name}: {done.Count} images in {outPath}; {clean} saturated without warnings; summary.csv written");
+                    return 0;
+                }
+                foreach (var f in files)
+                {
+                    var sub = Path.Combine(outPath, Path.GetFileNameWithoutExtension(f));
+                    if (File.Exists(Path.Combine(sub, "result.json"))) { Console.WriteLine($"{Path.GetFileName(f)}: already done"); continue; }
+                    using var li = ImageIO.Load(f);
+                    using var fi = Resize.ToModel(li, classifier, msg => Console.Error.WriteLine($"note: {Path.GetFileName(f)}: {msg}"));
+                    var tmp = sub + ".partial";
+                    if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+                    var rm = RunMethod(classifier, fi, saliency, parse.GetValue(cls), colormap, tmp);
+                    if (Directory.Exists(sub)) Directory.Delete(sub, true);
+                    Directory.Move(tmp, sub);
+                    Console.WriteLine($"{Path.GetFileName(f)}: {rm.Method}, class {rm.ClassIndex} ({classifier.ClassNames[rm.ClassIndex]}) in {rm.Seconds:F2} s");
+                }
+                return 0;
+            }
             using var loaded = ImageIO.Load(imagePath);
             using var fitted = Resize.ToModel(loaded, classifier, msg => Console.Error.WriteLine("note: " + msg));
-            if (parse.GetValue(cls) is { } k && k >= classifier.NumClasses)
-                throw new UserError($"--class {k}: model '{classifier.Name}' has classes 0…{classifier.NumClasses - 1}.");
             if (saliency is AblationPathMethod path)
             {
                 var progress = new Progress<AblationProgress>(p =>
@@ -199,12 +229,25 @@ public static class ExplainCommand
     public static ExplainOutput Run(Classifier model, Tensor image, ExplainSettings settings, string outDir, IProgress<AblationProgress>? progress = null)
     {
         int cls = settings.ClassIndex ?? model.Predict(image).Class;
-        var cmap = Imaging.Visual.Colormap.ByName(settings.Colormap);
-        Directory.CreateDirectory(outDir);
         if (settings.Reduction == AblationReduction.ContrastiveAverage && settings.Options.Score != AblationScore.Straddling)
             settings = settings with { Options = settings.Options with { Score = AblationScore.Straddling } };
         var result = AblationPath.Optimise(model, image, cls, settings.Options, progress);
-        try
+        try { return Write(result, model, settings, outDir); }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes the outputs of <see cref="Run"/> for an already optimised <paramref name="result"/> into <paramref name="outDir"/>
+    /// (the folder mode writes each image's result this way). The returned output owns <paramref name="result"/>.
+    /// </summary>
+    public static ExplainOutput Write(AblationPathResult result, Classifier model, ExplainSettings settings, string outDir)
+    {
+        var cmap = Imaging.Visual.Colormap.ByName(settings.Colormap);
+        Directory.CreateDirectory(outDir);
         {
             var npy = Path.Combine(outDir, "path.npy");
             Npy.Write(npy, result.Path);
@@ -235,10 +278,101 @@ public static class ExplainCommand
                 System.Net.WebUtility.HtmlEncode(explorer.Title) + "</title></head><body style=\"font-family:sans-serif\">" + explorer.ToHtml() + "</body></html>");
             return new ExplainOutput(result, json, npy, pngs, html);
         }
-        catch
+    }
+
+    /// <summary>Image files of a folder that <c>explain</c> reads (PNG and JPEG), sorted by name.</summary>
+    public static IReadOnlyList<string> ImagesIn(string folder) =>
+        Directory.EnumerateFiles(folder).Where(f => Path.GetExtension(f).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg")
+            .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToArray();
+
+    /// <summary>One image of a folder run: its file, the class explained, and the figures of its path.</summary>
+    public sealed record FolderItem(string Image, string Folder, int Class, string ClassName, double Score, double Saturation, int Iterations,
+        string StopReason, int Warnings, bool Resumed);
+
+    /// <summary>
+    /// <c>explain --image FOLDER</c>: explains every PNG/JPEG of <paramref name="images"/> with an ablation path, optimising
+    /// <paramref name="batch"/> images at a time in one batch (<see cref="AblationPath.OptimiseMany(Classifier, IReadOnlyList{ValueTuple{Tensor, int}}, AblationPathOptions?, IProgress{AblationBatchProgress}?, CancellationToken)"/>,
+    /// each path with its own stopping rule; results equal one-at-a-time runs up to float rounding) and writing each image's
+    /// outputs (<see cref="Write"/>) to <c>OUT/NAME/</c>, plus <c>OUT/summary.csv</c> with one row per image. Resumable: an image
+    /// whose <c>OUT/NAME/result.json</c> exists is not recomputed (its row is read back), so an interrupted run loses at most one batch.
+    /// </summary>
+    public static IReadOnlyList<FolderItem> RunFolder(Classifier model, IReadOnlyList<string> images, ExplainSettings settings, string outDir, int batch,
+        Action<string>? log = null, IProgress<AblationBatchProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        if (batch < 1) throw new UserError($"--batch-images {batch}: expected a positive number of images.");
+        if (settings.Reduction == AblationReduction.ContrastiveAverage && settings.Options.Score != AblationScore.Straddling)
+            settings = settings with { Options = settings.Options with { Score = AblationScore.Straddling } };
+        Directory.CreateDirectory(outDir);
+        var names = images.Select(f => Path.GetFileNameWithoutExtension(f)).ToArray();
+        var dup = names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new UserError($"--image folder: two images are named '{dup.Key}' (different extensions); rename one.");
+        var items = new FolderItem?[images.Count];
+        for (int i = 0; i < images.Count; i++)
         {
-            result.Dispose();
-            throw;
+            var json = Path.Combine(outDir, names[i], "result.json");
+            if (File.Exists(json)) items[i] = ReadBack(images[i], Path.Combine(outDir, names[i]), json);
+        }
+        var todo = Enumerable.Range(0, images.Count).Where(i => items[i] is null).ToArray();
+        if (todo.Length < images.Count) log?.Invoke($"{images.Count - todo.Length} of {images.Count} images already done in {outDir}; computing {todo.Length}.");
+        for (int c0 = 0; c0 < todo.Length; c0 += batch)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var chunk = todo.Skip(c0).Take(batch).ToArray();
+            using var scope = NewDisposeScope();
+            var fitted = chunk.Select(i =>
+            {
+                using var loaded = ImageIO.Load(images[i]);
+                return Resize.ToModel(loaded, model, msg => log?.Invoke($"{Path.GetFileName(images[i])}: {msg}"));
+            }).ToArray();
+            var classes = chunk.Select((i, k) => settings.ClassIndex ?? model.Predict(fitted[k]).Class).ToArray();
+            // OptimiseMany needs one image shape: models without a fixed input size may get several groups.
+            foreach (var group in Enumerable.Range(0, chunk.Length).GroupBy(k => string.Join(",", fitted[k].shape)))
+            {
+                var ks = group.ToArray();
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                var results = AblationPath.OptimiseMany(model, ks.Select(k => (fitted[k], classes[k])).ToArray(), settings.Options, progress, cancellation);
+                double seconds = sw.Elapsed.TotalSeconds;
+                for (int j = 0; j < ks.Length; j++)
+                {
+                    int i = chunk[ks[j]];
+                    var folder = Path.Combine(outDir, names[i]);
+                    var tmp = folder + ".partial";
+                    if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+                    using (var output = Write(results[j], model, settings with { ClassIndex = classes[ks[j]] }, tmp))
+                    {
+                        var r = output.Result;
+                        items[i] = new FolderItem(images[i], folder, r.ClassIndex, r.ClassName, r.Score, r.Saturation, r.Iterations, r.StopReason.ToString(), r.Warnings.Count, false);
+                    }
+                    // The folder appears complete or not at all (result.json is what marks an image done).
+                    if (Directory.Exists(folder)) Directory.Delete(folder, true);
+                    Directory.Move(tmp, folder);
+                    log?.Invoke($"{Path.GetFileName(images[i])}: class {items[i]!.Class} ({items[i]!.ClassName}), score {items[i]!.Score:F4}, saturation {items[i]!.Saturation:F3}, " +
+                                $"{items[i]!.Iterations} iterations, {items[i]!.Warnings} warning(s) [{seconds / ks.Length:F1} s per image in a batch of {ks.Length}]");
+                }
+            }
+        }
+        var done = items.Select(x => x!).ToArray();
+        var csv = new System.Text.StringBuilder("image,class,className,score,saturation,iterations,stopReason,warnings\n");
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        foreach (var x in done)
+            csv.Append(string.Create(inv, $"{Path.GetFileName(x.Image)},{x.Class},{x.ClassName},{x.Score:R},{x.Saturation:R},{x.Iterations},{x.StopReason},{x.Warnings}\n"));
+        File.WriteAllText(Path.Combine(outDir, "summary.csv"), csv.ToString());
+        return done;
+    }
+
+    static FolderItem ReadBack(string image, string folder, string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            var r = doc.RootElement;
+            return new FolderItem(image, folder, r.GetProperty("class").GetInt32(), r.GetProperty("className").GetString() ?? "", r.GetProperty("score").GetDouble(),
+                r.GetProperty("saturation").GetDouble(), r.GetProperty("iterations").GetInt32(), r.GetProperty("stopReason").GetString() ?? "",
+                r.GetProperty("warnings").GetArrayLength(), true);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new UserError($"{json}: not a result of `xailab explain` ({e.Message.Split('\n')[0]}); delete that folder to recompute the image.");
         }
     }
 

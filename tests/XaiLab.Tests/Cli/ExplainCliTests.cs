@@ -89,6 +89,58 @@ public class ExplainCliTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
 
+    [Fact]
+    public void ExplainOverAFolderBatchesThePathsResumesAndAgreesWithSingleImages()
+    {
+        var dir = TempDir();
+        try
+        {
+            var images = Path.Combine(dir, "images");
+            Directory.CreateDirectory(images);
+            for (int i = 0; i < 3; i++)
+            {
+                using var gen = new TorchSharp.torch.Generator((ulong)(20 + i), CPU);
+                using var img = rand(new long[] { 3, 24, 24 }, generator: gen);
+                ImageIO.SavePng(img, Path.Combine(images, $"scene{i}.png"));
+            }
+            File.WriteAllText(Path.Combine(images, "notes.txt"), "not an image");
+            var outDir = Path.Combine(dir, "out");
+            string[] pathFlags = { "--mask-size", "6", "--steps", "3", "--method-option", "min-iterations=2", "--method-option", "max-iterations=3", "--class", "1" };
+            var (code, output, err) = CliFixtures.Run(Explain(images, outDir, new[] { "--batch-images", "2" }.Concat(pathFlags).ToArray()));
+            Assert.True(code == 0, err);
+            Assert.Contains("ablation-path-clt: 3 images in", output);
+            Assert.Contains("per image in a batch of 2", output);
+            var rows = File.ReadAllLines(Path.Combine(outDir, "summary.csv"));
+            Assert.Equal(4, rows.Length);
+            Assert.StartsWith("scene0.png,1,", rows[1]);
+            for (int i = 0; i < 3; i++)
+                Assert.True(File.Exists(Path.Combine(outDir, $"scene{i}", "explorer.html")));
+            // The batched path of scene2 equals a single-image run.
+            var single = Path.Combine(dir, "single");
+            (code, _, err) = CliFixtures.Run(Explain(Path.Combine(images, "scene2.png"), single, pathFlags));
+            Assert.True(code == 0, err);
+            var (a, sa) = Npy.Read(Path.Combine(outDir, "scene2", "path.npy"));
+            var (b, sb) = Npy.Read(Path.Combine(single, "path.npy"));
+            Assert.Equal(sb, sa);
+            Assert.True(a.Zip(b).Max(t => Math.Abs(t.First - t.Second)) < 1e-4);
+            // Rerun: nothing recomputed, the same summary; a removed image folder is recomputed alone.
+            var before = File.ReadAllText(Path.Combine(outDir, "summary.csv"));
+            (code, output, err) = CliFixtures.Run(Explain(images, outDir, pathFlags));
+            Assert.True(code == 0, err);
+            Assert.Contains("3 of 3 images already done", output);
+            Directory.Delete(Path.Combine(outDir, "scene1"), true);
+            (code, output, err) = CliFixtures.Run(Explain(images, outDir, pathFlags));
+            Assert.True(code == 0, err);
+            Assert.Contains("2 of 3 images already done", output);
+            Assert.Equal(before, File.ReadAllText(Path.Combine(outDir, "summary.csv")));
+            // --batch-images without a folder is a one-line error.
+            (code, _, err) = CliFixtures.Run(Explain(Path.Combine(images, "scene0.png"), Path.Combine(dir, "x"), "--batch-images", "2"));
+            Assert.NotEqual(0, code);
+            Assert.Contains("--batch-images applies to a folder given as --image only.", err);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
     [Theory]
     [InlineData("--sigma abc", "--sigma 'abc': expected a number of pixels ≥ 0; see `xailab explain --help`.")]
     [InlineData("--mask-size 0", "--mask-size '0': expected a positive whole number")]
@@ -103,7 +155,7 @@ public class ExplainCliTests
     [InlineData("--method rise --method-option grad-cam:layer=x", "--method-option 'grad-cam:layer=x' names another method than --method rise.")]
     [InlineData("--method-option max-iterations=1", "AblationPathOptions.MaxIterations: must be ≥ MinIterations (6); got 1.")]
     [InlineData("--out /proc/xailab-cannot", "--out '/proc/xailab-cannot': cannot create or write to this folder")]
-    [InlineData("--image /nonexistent.png", "--image '/nonexistent.png': no such file.")]
+    [InlineData("--image /nonexistent.png", "--image '/nonexistent.png': no such file or folder.")]
     public void MalformedValuesAreOneLineErrors(string extra, string message)
     {
         var dir = TempDir();
