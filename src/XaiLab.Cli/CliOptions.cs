@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using XaiLab.Imaging;
 using XaiLab.Saliency;
+using XaiLab.Saliency.AblationPaths;
 using XaiLab.Saliency.Methods;
 using static TorchSharp.torch;
 
@@ -158,6 +159,13 @@ public static class CliOptions
         }
         var dup = methods.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new UserError($"{listOption}: method '{dup.Key}' is named twice.");
+        // Ablation-path methods that differ only in reduction or window share their optimised paths.
+        if (methods.Count(m => m is AblationPathMethod) > 1)
+        {
+            var cache = new AblationPathCache();
+            for (int i = 0; i < methods.Count; i++)
+                if (methods[i] is AblationPathMethod a) methods[i] = a.WithCache(cache);
+        }
         return methods;
     }
 

@@ -54,8 +54,18 @@ public sealed class AblationPathMethod : IBatchSaliencyMethod
     /// <summary>Progress of the optimisation (optional).</summary>
     public IProgress<AblationProgress>? Progress { get; init; }
 
+    /// <summary>
+    /// A cache shared with other ablation-path methods (e.g. other reductions of the same options), so each (image, class)
+    /// path is optimised once; null (default) = every call optimises. See <see cref="AblationPathCache"/>.
+    /// </summary>
+    public AblationPathCache? Cache { get; init; }
+
+    /// <summary>This method with <paramref name="cache"/> shared (same reduction, options, window and progress).</summary>
+    public AblationPathMethod WithCache(AblationPathCache? cache) => new(Reduction, Options, Window) { Progress = Progress, Cache = cache };
+
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
     {
+        if (Cache is not null) return ExplainBatch(model, new[] { (image, classIndex) })[0];
         using var result = AblationPath.Optimise(model, image, classIndex, Options, Progress);
         return ToSaliencyMap(result, Reduction, Window);
     }
@@ -74,6 +84,9 @@ public sealed class AblationPathMethod : IBatchSaliencyMethod
     {
         if (items.Count == 0) return Array.Empty<SaliencyMap>();
         var sink = Progress is { } p ? new EachPath(p) : null;
+        if (Cache is { } cache)
+            return cache.GetOrOptimise(model, items, Options, missing => AblationPath.OptimiseMany(model, missing, Options, sink))
+                .Select(r => ToSaliencyMap(r, Reduction, Window)).ToArray();
         var results = AblationPath.OptimiseMany(model, items, Options, sink);
         try { return results.Select(r => ToSaliencyMap(r, Reduction, Window)).ToArray(); }
         finally { foreach (var r in results) r.Dispose(); }

@@ -173,6 +173,38 @@ public class PointingGameRunnerTests
     }
 
     [Fact]
+    public void ReductionsOfOnePathShareItThroughTheCacheAndScoreAsWithoutIt()
+    {
+        var plain = TempDir(); var shared = TempDir();
+        try
+        {
+            var data = new TinySceneDataset(count: 4);
+            using var model = Model();
+            var o = SmallPath().Options;
+            ISaliencyMethod[] Methods(AblationPathCache? c) => new ISaliencyMethod[]
+            {
+                new AblationPathMethod(AblationReduction.Average, o) { Cache = c },
+                new AblationPathMethod(AblationReduction.InfluenceWeighted, o) { Cache = c },
+                new AblationPathMethod(AblationReduction.Average, o, window: true) { Cache = c },
+                new AblationPathMethod(AblationReduction.ContrastiveAverage, o) { Cache = c },
+            };
+            new PointingGameRunner(data, model, Methods(null), plain).Run();
+            using var cache = new AblationPathCache(capacity: 2);
+            new PointingGameRunner(data, model, Methods(cache), shared, new PointingGameRunOptions { BatchImages = 2 }).Run();
+            Assert.Equal(File.ReadAllText(Path.Combine(plain, "summary.csv")), File.ReadAllText(Path.Combine(shared, "summary.csv")));
+            int pairs = Enumerable.Range(0, 4).Sum(i => { using var sc = data.Get(i); return sc.Classes.Count(c => !PointingGame.AllObjectsDifficult(sc, c)); });
+            Assert.Equal(2 * pairs, cache.Optimised);      // one retaining path (3 methods) + one straddling pair (cav) per pair
+            Assert.Equal(2 * pairs, cache.Reused);         // the two other retaining methods read it
+            // Different image content is a different key, the same content under another tensor the same key.
+            using var g = new Generator(3, CPU);
+            using var a = rand(new long[] { 3, 8, 8 }, generator: g); using var b = a.clone(); using var c2 = a + 1e-3;
+            Assert.Equal(AblationPathCache.ImageKey(a), AblationPathCache.ImageKey(b));
+            Assert.NotEqual(AblationPathCache.ImageKey(a), AblationPathCache.ImageKey(c2));
+        }
+        finally { Directory.Delete(plain, true); Directory.Delete(shared, true); }
+    }
+
+    [Fact]
     public void ATruncatedLastLineIsRedoneAndACorruptMiddleLineIsAnError()
     {
         var reference = TempDir(); var dir = TempDir();
