@@ -5,7 +5,7 @@ namespace XaiLab.Cli;
 
 /// <summary>
 /// <c>xailab methods</c>: every saliency method the registry knows (what <c>explain --method</c>, <c>pointing-game --methods</c>
-/// and <c>bench-methods --methods</c> accept), its aliases, and its options with their defaults (what <c>--method-option</c> sets).
+/// and <c>bench methods --methods</c> accept), its aliases, and its options with their defaults (what <c>--method-option</c> sets).
 /// </summary>
 public static class MethodsCommand
 {

@@ -47,7 +47,7 @@ public static class FashionModels
 
     /// <summary>
     /// The registered models with their held-out figures on the 2000-scene test split. The committed weights were trained
-    /// on the lent H200 by <c>scripts/gpu-check.sh</c> / <c>xailab train --device cuda</c> (logs in data-scripts/logs/gpu/);
+    /// on the lent H200 by <c>scripts/gpu-check.sh</c> / <c>xailab train classifier --device cuda</c> (logs in data-scripts/logs/gpu/);
     /// <c>data-scripts/train-models.sh</c> retrains them on a CPU (logs of such a run in data-scripts/logs/).
     /// </summary>
     public static readonly IReadOnlyList<FashionModelSpec> All = new[]

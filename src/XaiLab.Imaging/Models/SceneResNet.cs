@@ -90,7 +90,7 @@ public static class SceneModels
 
     /// <summary>
     /// The registered 224-px models. <c>fashion-resnet-224</c> has no committed weights yet (HeldOut null): it is registered
-    /// so that <c>xailab train</c>, <c>models list</c> and <c>models eval</c> know it, and becomes usable once trained.
+    /// so that <c>xailab train classifier</c>, <c>models list</c> and <c>models eval</c> know it, and becomes usable once trained.
     /// </summary>
     public static readonly IReadOnlyList<SceneModelSpec> All = new[]
     {
