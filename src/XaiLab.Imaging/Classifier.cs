@@ -45,17 +45,25 @@ public sealed class Classifier : IDisposable
         Network.eval();
     }
 
+    /// <summary>Display and registry name of the model (e.g. <c>fashion-cnn</c>), used in messages and result files.</summary>
     public string Name { get; }
+    /// <summary>The wrapped network: normalised images <c>[N,C,H,W]</c> → logits <c>[N,K]</c>, kept in eval mode.</summary>
     public nn.Module<Tensor, Tensor> Network { get; }
+    /// <summary>The class names in logit order (index k names logit k).</summary>
     public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>Number of classes K = <see cref="ClassNames"/>.Count, the width of the logits.</summary>
     public int NumClasses => ClassNames.Count;
+    /// <summary>How logits become class scores: softmax (single-label) or sigmoid (multi-label).</summary>
     public OutputActivation Activation { get; }
+    /// <summary>Input channels C the network expects (3 for RGB models).</summary>
     public int Channels { get; }
+    /// <summary>The (H, W) the network expects, or null where any size works (inputs of another size are rejected, see <see cref="Resize"/>).</summary>
     public (int H, int W)? InputSize { get; }
     /// <summary>The per-channel mean subtracted before the network: the image-space colour that normalises to zero.</summary>
     public IReadOnlyList<float> Mean => _mean;
     /// <summary>The per-channel standard deviation divided before the network.</summary>
     public IReadOnlyList<float> Std => _std;
+    /// <summary>The device the network and the normalisation constants live on; changed by <c>To</c>.</summary>
     public Device Device { get; private set; } = CPU;
 
     /// <summary>Moves the network to <paramref name="device"/>.</summary>
@@ -114,6 +122,7 @@ public sealed class Classifier : IDisposable
             throw new ArgumentException($"Model '{Name}' expects {s.H}×{s.W} images; got {x.shape[2]}×{x.shape[3]}. Resize the image first (Imaging.Resize).");
     }
 
+    /// <summary>Disposes the network and the normalisation tensors.</summary>
     public void Dispose()
     {
         _meanT?.Dispose(); _stdT?.Dispose();

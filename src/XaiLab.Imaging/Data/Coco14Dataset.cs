@@ -110,16 +110,25 @@ public sealed class Coco14Dataset : ISceneDataset
         }
     }
 
+    /// <summary>Full path of <c>annotations/instances_SPLIT2014.json</c>.</summary>
     public string AnnotationFile { get; }
+    /// <summary>Full path of the image folder <c>SPLIT2014/</c>.</summary>
     public string ImageDirectory { get; }
+    /// <summary>The COCO split, e.g. <c>val</c>.</summary>
     public string Split { get; }
+    /// <summary>Whether crowd annotations (<c>iscrowd = 1</c>) are kept as objects; the pointing-game protocol drops them.</summary>
     public bool IncludeCrowd { get; }
+    /// <summary>Registry name <c>coco14-SPLIT</c>.</summary>
     public string Name => $"coco14-{Split}";
+    /// <summary>The 80 COCO category names in category-id order (class index k ↔ <see cref="CategoryIds"/>[k]).</summary>
     public IReadOnlyList<string> ClassNames { get; }
     /// <summary>The COCO category id of each class index.</summary>
     public IReadOnlyList<long> CategoryIds { get; }
+    /// <summary>Always true: a COCO image carries every category it shows.</summary>
     public bool MultiLabel => true;
+    /// <summary>Number of images in the annotation file.</summary>
     public int Count => _images.Length;
+    /// <summary>The image records of the annotation file, in file order (index = scene index).</summary>
     public IReadOnlyList<CocoImage> Images => _images;
 
     /// <summary>The annotations of image <paramref name="index"/> (after the crowd filter), in file order.</summary>

@@ -51,7 +51,9 @@ public sealed record FashionSceneOptions
     public double BackgroundContrast { get; init; } = 0.7;
     /// <summary>Nominal number of scenes per split (train scenes are generated on the fly; any index below this is valid).</summary>
     public int TrainCount { get; init; } = 200_000;
+    /// <summary>Number of val scenes (any index below it is valid). Default 1000.</summary>
     public int ValCount { get; init; } = 1000;
+    /// <summary>Number of test scenes, drawn from the embedded 2000-item test subset. Default 2000.</summary>
     public int TestCount { get; init; } = 2000;
 
     /// <summary>The class the planted marker predicts (biased variant). Default 6, "Shirt", the most confusable class.</summary>
@@ -92,6 +94,7 @@ public sealed record FashionSceneOptions
 public sealed record FashionItemPlacement(int ClassIndex, int SourceIndex, int X, int Y, int Side, bool Flipped, (float R, float G, float B) Tint,
     int MaskPixels, int VisiblePixels)
 {
+    /// <summary>Fraction of the item's mask still visible after occlusion, <see cref="VisiblePixels"/>/<see cref="MaskPixels"/> in [0,1] (0 for an empty mask).</summary>
     public double VisibleFraction => MaskPixels == 0 ? 0 : (double)VisiblePixels / MaskPixels;
 }
 
@@ -124,6 +127,7 @@ public sealed record FashionSceneLayout(string Id, string Background, IReadOnlyL
 /// </summary>
 public sealed class FashionScenes : ISceneDataset
 {
+    /// <summary>The split names the constructor accepts: train, val, test.</summary>
     public static readonly string[] Splits = { "train", "val", "test" };
 
     readonly FashionItems _items;
@@ -157,17 +161,24 @@ public sealed class FashionScenes : ISceneDataset
     /// <summary>First item of the val range: 55000 of the 60k training set (the last 1/12 of a smaller pool).</summary>
     static int ValStart(int count) => count >= 60_000 ? 55_000 : count * 11 / 12;
 
+    /// <summary>The dataset variant (single-label, multi-label or biased with the planted marker).</summary>
     public FashionSceneKind Kind { get; }
+    /// <summary>The generator options in use (validated).</summary>
     public FashionSceneOptions Options { get; }
+    /// <summary>The split, lower case: train, val or test.</summary>
     public string Split { get; }
     /// <summary>The range [Start,End) of item indices of the pool this split draws from.</summary>
     public (int Start, int End) ItemRange { get; }
     /// <summary>The item pool this split draws from.</summary>
     public FashionItems Items => _items;
 
+    /// <summary>Registry name of the variant, e.g. <c>fashion-scenes</c> (<see cref="NameOf"/>).</summary>
     public string Name => NameOf(Kind);
+    /// <summary>The ten Fashion-MNIST classes (<see cref="FashionItems.ClassNames"/>).</summary>
     public IReadOnlyList<string> ClassNames => FashionItems.ClassNames;
+    /// <summary>True for the multi-label variant (several items, each class present is a label).</summary>
     public bool MultiLabel => Kind == FashionSceneKind.MultiLabel;
+    /// <summary>Number of scenes of the split (<see cref="FashionSceneOptions.TrainCount"/>, <c>ValCount</c> or <c>TestCount</c>).</summary>
     public int Count { get; }
 
     /// <summary>Registry name of a variant.</summary>

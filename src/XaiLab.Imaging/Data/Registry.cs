@@ -17,8 +17,10 @@ public static class DatasetRegistry
 {
     static readonly ConcurrentDictionary<string, DatasetEntry> Entries = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Adds <paramref name="entry"/>, replacing an entry of the same name (case-insensitive).</summary>
     public static void Register(DatasetEntry entry) => Entries[entry.Name] = entry;
 
+    /// <summary>Every registered dataset, ordered by name.</summary>
     public static IReadOnlyList<DatasetEntry> All => Entries.Values.OrderBy(e => e.Name).ToArray();
 
     /// <summary>The entry named <paramref name="name"/>.</summary>
@@ -51,8 +53,10 @@ public static class ModelRegistry
 {
     static readonly ConcurrentDictionary<string, ModelEntry> Entries = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Adds <paramref name="entry"/>, replacing an entry of the same name (case-insensitive).</summary>
     public static void Register(ModelEntry entry) => Entries[entry.Name] = entry;
 
+    /// <summary>Every registered model, ordered by name.</summary>
     public static IReadOnlyList<ModelEntry> All => Entries.Values.OrderBy(e => e.Name).ToArray();
 
     /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>

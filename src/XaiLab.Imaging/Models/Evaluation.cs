@@ -18,6 +18,7 @@ public sealed record EvaluationResult(string Model, string Dataset, string Split
 /// </summary>
 public sealed record MarkerEffect(string Model, int MarkerClass, int Images, double WithMarker, double WithoutMarker)
 {
+    /// <summary>The marker's effect, <see cref="WithMarker"/> − <see cref="WithoutMarker"/> (a fraction of scenes; ≈ 0 for a model that ignores it).</summary>
     public double Increase => WithMarker - WithoutMarker;
 }
 

@@ -107,11 +107,13 @@ public sealed record FashionResNet18TrainingResult(string Model, string Backbone
 /// </summary>
 public static class FashionResNet18
 {
+    /// <summary>Registry name of the model.</summary>
     public const string Name = "fashion-resnet18";
     /// <summary>The head, relative to the assets folder.</summary>
     public const string HeadFile = "models/fashion-resnet18-head.dat";
     /// <summary>Input side of the model (the Fashion scenes' size).</summary>
     public const int InputSide = 128;
+    /// <summary>How to train a missing head, shown when its file is absent.</summary>
     public const string TrainHint = "data-scripts/train-resnet18-head.sh (or: xailab train-resnet18)";
 
     /// <summary>
@@ -364,7 +366,7 @@ public static class FashionResNet18
 
     /// <summary>
     /// Milliseconds per image of one forward + backward pass (gradient of the summed target-class logits with respect to
-    /// the input images) on <paramref name="batch"/> scenes — the workload of an ablation-path step. Median of
+    /// the input images) on the scenes <paramref name="images"/> <c>[B,3,H,W]</c> — the workload of an ablation-path step. Median of
     /// <paramref name="repeats"/> runs after one warm-up.
     /// </summary>
     public static double ForwardBackwardMsPerImage(Classifier model, Tensor images, int repeats = 3)

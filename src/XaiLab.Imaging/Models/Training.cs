@@ -13,10 +13,15 @@ namespace XaiLab.Imaging.Models;
 /// </summary>
 public sealed record FashionTrainingOptions
 {
+    /// <summary>Training epochs, each over <see cref="ScenesPerEpoch"/> fresh scenes. Default 3.</summary>
     public int Epochs { get; init; } = 3;
+    /// <summary>Fresh training scenes per epoch (no scene is seen twice). Default 8000.</summary>
     public int ScenesPerEpoch { get; init; } = 8000;
+    /// <summary>Scenes per optimisation step (≥ 2, batch norm needs it). Default 32.</summary>
     public int BatchSize { get; init; } = 32;
+    /// <summary>Peak AdamW learning rate, decayed by a cosine to 0 over all steps. Default 0.002.</summary>
     public double LearningRate { get; init; } = 2e-3;
+    /// <summary>AdamW decoupled weight decay. Default 1e-4.</summary>
     public double WeightDecay { get; init; } = 1e-4;
     /// <summary>Seeds the weight initialisation (torch.manual_seed) and the batch order.</summary>
     public ulong Seed { get; init; }
@@ -33,6 +38,8 @@ public sealed record FashionTrainingOptions
     /// <summary>Device to train on: <c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>. Scenes are rendered on the CPU either way.</summary>
     public string? Device { get; init; }
 
+    /// <summary>Checks the schedule (Epochs ≥ 1, BatchSize ≥ 2, ScenesPerEpoch ≥ BatchSize, LearningRate &gt; 0).</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
     public void Validate()
     {
         if (Epochs < 1 || ScenesPerEpoch < BatchSize || BatchSize < 2) throw new ArgumentException($"Need Epochs ≥ 1, BatchSize ≥ 2 and ScenesPerEpoch ≥ BatchSize; got {Epochs}, {BatchSize}, {ScenesPerEpoch}.");

@@ -13,6 +13,7 @@ public sealed class Colormap
 
     Colormap(string name, float[,] anchors) { Name = name; _anchors = anchors; }
 
+    /// <summary>The map's name as <see cref="ByName"/> accepts it (viridis, inferno, diverging, gray).</summary>
     public string Name { get; }
 
     /// <summary>viridis (matplotlib's default): dark blue → green → yellow. Good for saliency (larger = brighter).</summary>
