@@ -98,10 +98,15 @@ public sealed record SweepMatrix(string? Title, string RowHeader, IReadOnlyList<
 /// <summary>Shorthands for notebook cells.</summary>
 public static class Show
 {
+    /// <summary>An image <c>[C,H,W]</c> in [0,1], shown <paramref name="width"/> pixels wide.</summary>
     public static Picture Image(Tensor image, string? caption = null, int width = 192) => new(image, caption, width);
+    /// <summary>A map <c>[H,W]</c> in a colour map (viridis, inferno, diverging, gray), with a colour bar.</summary>
     public static Heatmap Heatmap(Tensor map, string? caption = null, string colormap = "viridis", int width = 192) => new(map, caption, colormap, Width: width);
+    /// <summary>A map <c>[H,W]</c> blended over an image <c>[C,H,W]</c> with opacity <paramref name="alpha"/> in [0,1].</summary>
     public static Overlay Overlay(Tensor image, Tensor map, string? caption = null, double alpha = 0.5, int width = 192) => new(image, map, caption, alpha, Width: width);
+    /// <summary>The items (pictures, heatmaps, any formattable value) in a grid of <paramref name="columns"/> columns.</summary>
     public static Gallery Grid(int columns, params object[] items) => new(items, columns);
+    /// <summary>The items side by side in one row.</summary>
     public static Gallery Row(params object[] items) => new(items, items.Length);
     /// <summary>A titled grid.</summary>
     public static Gallery Titled(string title, int columns, params object[] items) => new(items, columns, title);
@@ -137,5 +142,6 @@ public static class Show
 /// <summary>HTML shown as it is (progress lines, explorers).</summary>
 public sealed record RawHtml(string Html)
 {
+    /// <summary>The HTML itself.</summary>
     public override string ToString() => Html;
 }
