@@ -52,6 +52,7 @@ public sealed record PixelAblationResult(AblationMode Mode, double[] T, double[]
 /// </summary>
 public static class PixelAblation
 {
+    /// <summary>The insertion or deletion curve (per <paramref name="mode"/>) of <paramref name="saliency"/> for class <paramref name="classIndex"/> of <paramref name="image"/> <c>[C,H,W]</c>, and its AUC (Eq 2.3/2.4).</summary>
     public static PixelAblationResult Evaluate(Classifier model, Tensor image, SaliencyMap saliency, int classIndex, AblationMode mode, PixelAblationOptions? options = null)
     {
         using var scope = NewDisposeScope();

@@ -76,7 +76,9 @@ public sealed record PointingGameRunOptions
 /// </summary>
 public sealed class PointingGameRunner
 {
+    /// <summary>File name of the per-image results (<see cref="PointingGameRun.ResultsFile"/>).</summary>
     public const string ResultsFile = PointingGameRun.ResultsFile;
+    /// <summary>File name of the run identity (<see cref="PointingGameRun.RunFile"/>).</summary>
     public const string RunFile = PointingGameRun.RunFile;
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
@@ -107,6 +109,7 @@ public sealed class PointingGameRunner
 
     /// <summary>Images of the dataset this run covers (all shards together).</summary>
     public int ImagesPlanned => _run.ImagesPlanned;
+    /// <summary>Full path of this run's <c>results.jsonl</c>.</summary>
     public string ResultsPath => Path.Combine(_outDir, ResultsFile);
     /// <summary>The run identity this runner writes to <c>run.json</c> (the methods of this invocation only).</summary>
     public PointingGameRunDescription Description => _run;

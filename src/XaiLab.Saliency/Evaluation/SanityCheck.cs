@@ -16,6 +16,7 @@ public enum RandomisationMode
 /// <summary>Options of <see cref="SanityCheck.ModelRandomisation"/>.</summary>
 public sealed record ModelRandomisationOptions
 {
+    /// <summary>Cascading (layers randomised from the top, one more per stage) or all at once; default cascading.</summary>
     public RandomisationMode Mode { get; init; } = RandomisationMode.Cascading;
     /// <summary>Seed of the new weights; default 0.</summary>
     public long Seed { get; init; }

@@ -33,7 +33,7 @@ public sealed record PointingSweepConfig
     /// <summary>Pointing tolerance in pixels. Default 15 (TorchRay).</summary>
     public double Tolerance { get; init; } = PointingGame.DefaultTolerance;
 
-    /// <summary>This configuration with <paramref name="options"/> changed by <paramref name="change"/> (the options default when unset).</summary>
+    /// <summary>This configuration with its <see cref="Options"/> changed by <paramref name="change"/> (the options default when unset).</summary>
     public PointingSweepConfig WithOptions<TOptions>(Func<TOptions, TOptions> change) where TOptions : class, new() =>
         this with { Options = change(Options as TOptions ?? new TOptions()) };
 }
