@@ -196,7 +196,7 @@ public static class CliOptions
 
     /// <summary>
     /// The methods named in <paramref name="names"/> (registry names or aliases), each with the <paramref name="settings"/> that
-    /// concern it applied, after <paramref name="preset"/> (settings a command adds itself, e.g. <c>--iterations</c>).
+    /// concern it applied in order (a command puts its own shorthands such as <c>--iterations</c> first, so that explicit settings win).
     /// </summary>
     /// <exception cref="UserError">An empty list, an unknown method, a setting for a method not chosen, an option no chosen method has, or a bad value.</exception>
     public static IReadOnlyList<ISaliencyMethod> Methods(IReadOnlyList<string> names, IReadOnlyList<MethodSetting> settings, string listOption = "--methods")

@@ -157,6 +157,7 @@ public static class BenchCommand
 /// </summary>
 public static class StandInCnn
 {
+    /// <summary>One line describing the small stand-in, printed next to every timing taken with it.</summary>
     public const string Description = "4 conv layers 3→32→64→128→128 (3×3, stride 2, ReLU) + GAP + linear(10), input 3×128×128";
 
     /// <summary>One line describing the stand-in <paramref name="kind"/>.</summary>
@@ -177,6 +178,7 @@ public static class StandInCnn
             name: "random-init ResNet50 stand-in");
     }
 
+    /// <summary>The small stand-in (<see cref="Description"/>), weights drawn after <c>torch.manual_seed(<paramref name="seed"/>)</c>, eval mode.</summary>
     public static Classifier Create(int seed = 0)
     {
         Devices.EnsureNativeLoaded();

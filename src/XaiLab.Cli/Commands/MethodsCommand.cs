@@ -9,6 +9,7 @@ namespace XaiLab.Cli;
 /// </summary>
 public static class MethodsCommand
 {
+    /// <summary>The <c>methods</c> command.</summary>
     public static Command Create()
     {
         var cmd = new Command("methods", "List the saliency methods (names, aliases) and their options with defaults, as --method-option NAME=VALUE sets them.");

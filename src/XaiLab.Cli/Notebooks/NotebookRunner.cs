@@ -18,6 +18,7 @@ namespace XaiLab.Cli.Notebooks;
 public sealed record NotebookRun(string Name, string Path, int CodeCells, int ExecutedCells, TimeSpan Elapsed, int? FailedCell, string? Error,
     InteractiveDocument Document)
 {
+    /// <summary>Whether every code cell ran without error.</summary>
     public bool Succeeded => Error is null;
 }
 
@@ -29,6 +30,7 @@ public sealed record NotebookRun(string Name, string Path, int CodeCells, int Ex
 /// </summary>
 public static class NotebookRunner
 {
+    /// <summary>The kernels a notebook may name: C# only (aliases c#, C#), the language of every XaiLab notebook.</summary>
     public static readonly KernelInfoCollection KernelInfos = new() { new DocKernelInfo("csharp", "C#", new[] { "c#", "C#" }) };
 
     /// <summary>Parses an .ipynb file; a malformed one is an <see cref="InvalidDataException"/> that names it.</summary>
@@ -88,6 +90,7 @@ public static class NotebookRunner
         return new NotebookRun(name, full, codeCells.Count, executed, sw.Elapsed, failedCell, error, doc);
     }
 
+    /// <summary>Whether <paramref name="e"/> is a code cell (anything not markdown).</summary>
     public static bool IsCode(InteractiveDocumentElement e) => e.KernelName is not ("markdown" or "md");
 
     static CompositeKernel CreateKernel()
