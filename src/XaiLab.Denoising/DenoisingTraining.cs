@@ -52,6 +52,7 @@ public sealed record DenoisingTrainingOptions
 /// <param name="EquivarianceError">Σ‖D(F(R_θx) − R_θF(x))‖² / Σ‖D(F(x) − mean F(x))‖² on the disc with the band-limited rotation, θ uniform (<see cref="DenoisingMetrics.EquivarianceError(Func{Tensor, Tensor}, Tensor, IReadOnlyList{double})"/>); its floor is <see cref="DenoisingTrainingResult.EquivarianceFloor"/>.</param>
 /// <param name="QuarterTurnError">The same for exact 90°/180°/270° grid rotations (<see cref="DenoisingMetrics.QuarterTurnEquivarianceError"/>).</param>
 /// <param name="Seconds">Wall time of the epoch including evaluation.</param>
+/// <param name="Epoch">Epoch number; 0 is the untrained net, evaluated before the first step.</param>
 public sealed record DenoisingEpoch(int Epoch, double TrainLoss, double TrainMse, double ValidationMse, double ValidationPsnr, double EquivarianceError, double QuarterTurnError, double Seconds)
 {
     /// <summary>Training score as PSNR (dB).</summary>

@@ -28,6 +28,7 @@ public sealed class Classifier : IDisposable
     /// <param name="inputSize">The (H,W) the network was trained at, or null for any size.</param>
     /// <param name="mean">Per-channel mean subtracted inside the wrapper (default 0).</param>
     /// <param name="std">Per-channel std divided inside the wrapper (default 1).</param>
+    /// <param name="name">Display and registry name, used in messages and result files.</param>
     public Classifier(nn.Module<Tensor, Tensor> network, IReadOnlyList<string> classNames, OutputActivation activation,
         int channels = 3, (int H, int W)? inputSize = null, float[]? mean = null, float[]? std = null, string name = "classifier")
     {

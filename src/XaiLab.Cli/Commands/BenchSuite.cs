@@ -39,6 +39,8 @@ public static class BenchSuite
     /// <summary>Settings of one suite run.</summary>
     /// <param name="Quick">Fewer iterations/masks (for a smoke run; the record notes say so).</param>
     /// <param name="ResNetIterations">Iterations timed for ResNet50 (100 on a GPU; on a CPU fewer, the per-100 figure is then extrapolated and says so).</param>
+    /// <param name="RiseMasks">RISE masks per image (8000, the published value, by default).</param>
+    /// <param name="Device">The torch device every record is taken on (cpu or cuda:N).</param>
     public sealed record Settings(Device Device, bool Quick, int? ResNetIterations, int RiseMasks);
 
     [StructLayout(LayoutKind.Sequential)]

@@ -30,6 +30,11 @@ public sealed record CocoSegmentation(IReadOnlyList<double[]>? Polygons, long[]?
 /// <param name="ClassIndex">Contiguous class index (categories in id order).</param>
 /// <param name="Bbox">COCO box [x, y, w, h] in pixel units (top-left corner, size).</param>
 /// <param name="IsCrowd">COCO's <c>iscrowd</c> flag: a region covering several instances, given as RLE.</param>
+/// <param name="Id">The annotation's id in the file.</param>
+/// <param name="ImageId">Id of the image it belongs to.</param>
+/// <param name="CategoryId">COCO category id (not contiguous; <paramref name="ClassIndex"/> is).</param>
+/// <param name="Area">COCO's <c>area</c>: the segmentation's area in pixels.</param>
+/// <param name="Segmentation">The polygons or RLE of the object's region, or null where the file has none.</param>
 public sealed record CocoAnnotation(long Id, long ImageId, long CategoryId, int ClassIndex, double[] Bbox, bool IsCrowd, double Area, CocoSegmentation? Segmentation)
 {
     /// <summary>

@@ -91,6 +91,7 @@ public sealed record FashionSceneOptions
 /// <param name="Tint">RGB colour of the item.</param>
 /// <param name="MaskPixels">Pixels of the item's full (unoccluded) mask.</param>
 /// <param name="VisiblePixels">Pixels still visible in the final scene.</param>
+/// <param name="Flipped">Whether the item was mirrored left–right.</param>
 public sealed record FashionItemPlacement(int ClassIndex, int SourceIndex, int X, int Y, int Side, bool Flipped, (float R, float G, float B) Tint,
     int MaskPixels, int VisiblePixels)
 {
@@ -102,6 +103,7 @@ public sealed record FashionItemPlacement(int ClassIndex, int SourceIndex, int X
 /// <param name="Background">Name of the photo its background was cropped from.</param>
 /// <param name="Items">All placed items in paint order (later ones on top), including any left fully hidden.</param>
 /// <param name="Marker">The planted marker's box where present (biased variant), else null.</param>
+/// <param name="Id">The scene's id, "split/index".</param>
 public sealed record FashionSceneLayout(string Id, string Background, IReadOnlyList<FashionItemPlacement> Items, BoundingBox? Marker);
 
 /// <summary>
@@ -139,6 +141,9 @@ public sealed class FashionScenes : ISceneDataset
     /// <param name="items">Item pool; default: <see cref="FashionItems.Train"/> for train/val, <see cref="FashionItems.EmbeddedTest"/> for test.</param>
     /// <exception cref="ArgumentException">Unknown split or invalid options.</exception>
     /// <exception cref="FileNotFoundException">The item pool or background photos are missing (the message says how to get them).</exception>
+    /// <param name="kind">The dataset variant: single-label, multi-label or biased.</param>
+    /// <param name="split">train, val or test (case-insensitive).</param>
+    /// <param name="options">Generator options (validated); default <see cref="FashionSceneOptions"/>' defaults.</param>
     public FashionScenes(FashionSceneKind kind, string split = "test", FashionSceneOptions? options = null, FashionItems? items = null)
     {
         Options = options ?? new FashionSceneOptions();

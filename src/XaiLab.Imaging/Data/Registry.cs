@@ -7,6 +7,7 @@ namespace XaiLab.Imaging.Data;
 /// <param name="Description">One line for <c>data list</c>.</param>
 /// <param name="IsAvailable">Whether the data are on this machine now.</param>
 /// <param name="FetchHint">The command that makes it available (shown by <c>data list</c> when missing).</param>
+/// <param name="Open">Opens a split (train, val, test, or the dataset's own split names).</param>
 public sealed record DatasetEntry(string Name, string Description, Func<bool> IsAvailable, string FetchHint, Func<string, ISceneDataset> Open);
 
 /// <summary>
@@ -45,6 +46,9 @@ public static class DatasetRegistry
 /// <param name="InputSize">(H,W) it expects.</param>
 /// <param name="ClassNames">Its classes in logit order.</param>
 /// <param name="HeldOutMetric">E.g. "accuracy 0.91 on fashion-scenes/test (1000 images)", or null if unknown.</param>
+/// <param name="IsAvailable">Whether the weights (and what the loader needs) are on this machine now.</param>
+/// <param name="Load">Builds the classifier with its weights (CPU, eval mode); the caller disposes it.</param>
+/// <param name="FetchHint">The command that makes it available (shown by <c>models list</c> when missing).</param>
 public sealed record ModelEntry(string Name, string Task, string Dataset, (int H, int W) InputSize, IReadOnlyList<string> ClassNames,
     string? HeldOutMetric, Func<bool> IsAvailable, string FetchHint, Func<Classifier> Load);
 

@@ -21,6 +21,9 @@ public enum FashionArchitecture
 /// </summary>
 /// <param name="HeldOut">Accuracy or mAP on <c>DATASET/test</c> (2000 scenes), or null if not measured.</param>
 /// <param name="Note">Extra held-out finding shown with the metric (e.g. the biased model's marker effect).</param>
+/// <param name="Name">Registry name, e.g. <c>fashion-cnn</c>.</param>
+/// <param name="Architecture">The network family (plain CNN or small ResNet).</param>
+/// <param name="Data">The Fashion-scene variant it is trained and evaluated on.</param>
 public sealed record FashionModelSpec(string Name, FashionArchitecture Architecture, FashionSceneKind Data, double? HeldOut, string? Note = null)
 {
     /// <summary>Registry name of the dataset variant the model was trained on.</summary>

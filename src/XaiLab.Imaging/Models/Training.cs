@@ -61,6 +61,8 @@ public static class FashionTraining
     /// <param name="log">Receives one line per progress report (epoch summaries, periodic loss).</param>
     /// <param name="weightsPath">Default: <c>assets/models/NAME.dat</c>.</param>
     /// <param name="trainItems">Item pool of the train/val splits; default the full Fashion-MNIST training set (<see cref="FashionItems.Train"/>).</param>
+    /// <param name="spec">The Fashion model to train (architecture, dataset variant, weights file).</param>
+    /// <param name="options">The schedule (epochs, scenes, batch, learning rate, seed, device); default <see cref="FashionTrainingOptions"/>' defaults.</param>
     public static FashionTrainingResult Train(FashionModelSpec spec, FashionTrainingOptions? options = null, Action<string>? log = null, string? weightsPath = null,
         FashionItems? trainItems = null)
     {
@@ -114,6 +116,12 @@ public static class FashionTraining
     /// (multi-label); the validation metric after each epoch. The network is left in eval mode.
     /// </summary>
     /// <param name="batch">Renders the images <c>[n,3,H,W]</c> and targets of the given scene indices.</param>
+    /// <param name="classifier">The model; its network is trained in place.</param>
+    /// <param name="multiLabel">Per-class BCE on sigmoid outputs (true) or cross-entropy (false).</param>
+    /// <param name="val">The validation split, evaluated after each epoch.</param>
+    /// <param name="o">The schedule.</param>
+    /// <param name="device">The device the network trains on (batches are moved to it).</param>
+    /// <param name="log">Receives one line per progress report.</param>
     internal static List<EpochLog> Fit(Classifier classifier, Func<IReadOnlyList<int>, (Tensor Images, Tensor Targets)> batch, bool multiLabel,
         ISceneDataset val, FashionTrainingOptions o, Device device, Action<string> log)
     {

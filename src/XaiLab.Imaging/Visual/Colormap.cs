@@ -107,6 +107,7 @@ public sealed class Colormap
     /// </summary>
     /// <param name="image"><c>[3,H,W]</c> (or <c>[1,H,W]</c>) in [0,1].</param>
     /// <param name="map"><c>[h,w]</c>, any range (normalised to its min..max).</param>
+    /// <param name="alpha">Opacity α of the coloured map in [0,1].</param>
     public Tensor Overlay(Tensor image, Tensor map, double alpha = 0.5)
     {
         if (image.dim() != 3) throw new ArgumentException($"Overlay expects an image [C,H,W]; got [{string.Join(",", image.shape)}].");

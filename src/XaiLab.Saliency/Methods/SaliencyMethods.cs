@@ -212,6 +212,9 @@ public static class SaliencyMethods
     /// </summary>
     /// <param name="method">The method's name, for the messages.</param>
     /// <exception cref="ArgumentException">Unknown option (the message lists the settable ones) or a value that does not parse.</exception>
+    /// <param name="options">The options record to start from (not changed).</param>
+    /// <param name="name">The option's name as in the record (case and '-' ignored, e.g. <c>mask-size</c>).</param>
+    /// <param name="value">The value as text (invariant culture).</param>
     public static object WithOption(object options, string name, string value, string? method = null)
     {
         var type = options.GetType();

@@ -49,6 +49,8 @@ public enum OnnxDataType
 /// <param name="Name">The graph-wide name nodes refer to.</param>
 /// <param name="DataType">The element type stored in the file.</param>
 /// <param name="Dims">The shape (row-major); empty for a scalar.</param>
+/// <param name="Floats">The data of float and double tensors (as float32), else null.</param>
+/// <param name="Integers">The data of integer and bool tensors (as int64), else null.</param>
 public sealed record OnnxTensor(string Name, OnnxDataType DataType, long[] Dims, float[]? Floats, long[]? Integers)
 {
     /// <summary>Number of elements (product of <see cref="Dims"/>).</summary>
