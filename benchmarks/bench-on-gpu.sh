@@ -14,6 +14,6 @@ stage="$(mktemp -d)"
 tar -C "$stage" -xf "$pkg"
 run="$stage/xailab-gpu/run-on-gpu.sh"
 export XAILAB_COMMIT="${XAILAB_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
-"$run" bench --device cuda --json "$out/bench-gpu.json" --markdown 2>&1 | tee "$out/bench-gpu.txt"
+"$run" bench run --device cuda --json "$out/bench-gpu.json" --markdown 2>&1 | tee "$out/bench-gpu.txt"
 # The reference figure: ResNet50-size stand-in, 14×64×64 masks, 100 iterations, split synchronised.
 "$run" bench ablation-path --device cuda --standin resnet50 --mask-size 64 --iterations 100 2>&1 | tee -a "$out/bench-gpu.txt"

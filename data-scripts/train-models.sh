@@ -30,7 +30,7 @@ stage() {
   # a model's first stage starts its log afresh; a continuing stage appends
   case $n in 1|3|4|5) : >"$log" ;; esac
   echo "== stage $n: $model $* ($(date -u +%H:%M:%S) UTC, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$log"
-  dotnet "$RUN/xailab.dll" train --model "$model" --seed 0 --threads 2 "$@" 2>&1 | tee -a "$log"
+  dotnet "$RUN/xailab.dll" train classifier --model "$model" --seed 0 --threads 2 "$@" 2>&1 | tee -a "$log"
 }
 
 STAGES=("$@")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains fashion-resnet-224 (SceneResNet, 2,806,600 parameters) on fashion-scenes-224 with the project's own
-# `xailab train`, evaluates it on the 2000-scene test split with the fp16 weights and writes
+# `xailab train classifier`, evaluates it on the 2000-scene test split with the fp16 weights and writes
 # assets/models/fashion-resnet-224.dat (fp16, ≈ 5.6 MB) + .json and data-scripts/logs/train-fashion-resnet-224.log.
 # Needs the full Fashion-MNIST (data-scripts/prepare-fashion.sh).
 #
@@ -19,6 +19,6 @@ RUN=$(mktemp -d /tmp/xailab-train.XXXXXX); cp -r artifacts/xailab/. "$RUN/"; tra
 export XAILAB_ASSETS="$PWD/assets"
 LOG=data-scripts/logs/train-fashion-resnet-224.log
 echo "== fashion-resnet-224 on $DEVICE: $EPOCHS × $SCENES ($(date -u +%H:%M:%S) UTC, $(nproc) cores)" | tee "$LOG"
-dotnet "$RUN/xailab.dll" train --model fashion-resnet-224 --device "$DEVICE" --epochs "$EPOCHS" --scenes "$SCENES" \
+dotnet "$RUN/xailab.dll" train classifier --model fashion-resnet-224 --device "$DEVICE" --epochs "$EPOCHS" --scenes "$SCENES" \
   --batch 64 --lr 0.002 --seed 0 --threads "$(nproc)" --test-scenes 2000 2>&1 | tee -a "$LOG"
 ls -l assets/models/fashion-resnet-224.*

@@ -31,7 +31,7 @@ if [[ -f gpu/fashion/train-images-idx3-ubyte.xz ]]; then
   export XAILAB_FASHION_MNIST="$fm"
   m="$out/models"
   train() { local name=$1 limit=$2; shift 2; log "train $name $*"
-    timeout "$limit" "$x" train --model "$name" --device cuda --threads 8 --seed 0 --out "$m/$name.dat" "$@" > "$m/train-$name.log" 2>&1
+    timeout "$limit" "$x" train classifier --model "$name" --device cuda --threads 8 --seed 0 --out "$m/$name.dat" "$@" > "$m/train-$name.log" 2>&1
     echo "exit $?" >> "$m/train-$name.log"; tail -3 "$m/train-$name.log"; }
   train fashion-cnn 150 --epochs 6 --scenes 12000 --lr 0.002
   [[ -f "$m/fashion-cnn.dat" ]] && train fashion-cnn-multi 75 --init "$m/fashion-cnn.dat" --epochs 3 --scenes 10000 --lr 0.0015

@@ -16,19 +16,53 @@ namespace XaiLab.Cli;
 /// </summary>
 public static class CliOptions
 {
-    /// <summary><c>--device cpu|cuda|cuda:N</c> (default: <c>$XAILAB_DEVICE</c> or cpu); read it with <see cref="ResolveDevice"/>.</summary>
-    public static Option<string?> Device() => new("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
+    /// <summary>
+    /// <c>--device cpu|cuda|cuda:N</c> (default: <c>$XAILAB_DEVICE</c> or cpu); read it with <see cref="ResolveDevice"/>.
+    /// A value of another form is the one-line parse error "--device 'x': expected 'cpu', 'cuda' or 'cuda:N'." before any
+    /// work starts; whether the CUDA device exists is checked when it is resolved.
+    /// </summary>
+    public static Option<string?> Device() => new("--device")
+    {
+        Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)",
+        CustomParser = r =>
+        {
+            var text = string.Join(" ", r.Tokens.Select(t => t.Value));
+            var n = text.Trim().ToLowerInvariant();
+            if (n is "cpu" or "cuda" || (n.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(n[5..], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+                return text.Trim();
+            r.AddError($"--device '{text}': expected 'cpu', 'cuda' or 'cuda:N'.");
+            return null;
+        },
+    };
 
     /// <summary>The device asked for by <paramref name="option"/>, else <c>$XAILAB_DEVICE</c>, else the CPU.</summary>
     public static Device ResolveDevice(ParseResult parse, Option<string?> option) =>
         Devices.Resolve(parse.GetValue(option) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
 
+    /// <summary>The device name <paramref name="option"/> was given, else <c>$XAILAB_DEVICE</c>, else null (the CPU).</summary>
+    public static string? DeviceName(ParseResult parse, Option<string?> option) =>
+        parse.GetValue(option) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable);
+
     /// <summary><c>--model NAME</c> from the model registry (required).</summary>
     public static Option<string> Model(string? description = null) =>
         new("--model") { Description = description ?? "Model registry name (see `xailab models list`)", Required = true };
 
+    /// <summary><c>--model NAME</c> from the model registry where the command has a default without one (null when not given).</summary>
+    public static Option<string?> OptionalModel(string description) => new("--model") { Description = description };
+
     /// <summary><c>--out DIR</c> (required); make it with <see cref="PrepareOutputFolder"/>.</summary>
     public static Option<string> Out(string description) => new("--out") { Description = description, Required = true };
+
+    /// <summary><c>--out PATH</c> with a default (<paramref name="defaultValue"/>) when not given.</summary>
+    public static Option<string> Out(string description, string defaultValue) =>
+        new("--out") { Description = description, DefaultValueFactory = _ => defaultValue };
+
+    /// <summary><c>--out PATH</c> that may be left out (null): the command then writes nowhere or to a place it names itself.</summary>
+    public static Option<string?> OptionalOut(string description) => new("--out") { Description = description };
+
+    /// <summary><c>--threads T</c>: torch intra-op threads, a positive whole number (null when not given: the command's default).</summary>
+    public static Option<int?> Threads(string description = "torch threads (default 2)") =>
+        Int("--threads", description, min: 1, what: "a positive number of threads");
 
     /// <summary>
     /// Creates <paramref name="path"/> (with its parents) and checks that files can be written in it, so that an unusable
@@ -70,6 +104,41 @@ public static class CliOptions
             if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) && (min is null || v >= min)) return v;
             r.AddError($"{name} '{text}': expected {what ?? (min is 1 ? "a positive whole number" : min is 0 ? "a whole number ≥ 0" : "a whole number")}.");
             return null;
+        },
+    };
+
+    /// <summary>
+    /// A whole-number option with a default (<paramref name="defaultValue"/>, shown in the help); a malformed value or one
+    /// below <paramref name="min"/> is the one-line error "NAME 'x': expected …".
+    /// </summary>
+    public static Option<int> Int(string name, string description, int defaultValue, int? min = null, string? what = null) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Count == 1 ? r.Tokens[0].Value : string.Join(" ", r.Tokens.Select(t => t.Value));
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) && (min is null || v >= min)) return v;
+            r.AddError($"{name} '{text}': expected {what ?? (min is 1 ? "a positive whole number" : min is 0 ? "a whole number ≥ 0" : "a whole number")}.");
+            return defaultValue;
+        },
+    };
+
+    /// <summary>
+    /// A finite-number option with a default (<paramref name="defaultValue"/>, shown in the help); a malformed value, or one
+    /// below <paramref name="min"/> (or not above it when <paramref name="positive"/>), is a one-line error.
+    /// </summary>
+    public static Option<double> Double(string name, string description, double defaultValue, string? what = null, double? min = null, bool positive = false) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Count == 1 ? r.Tokens[0].Value : string.Join(" ", r.Tokens.Select(t => t.Value));
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
+                && (min is null || (positive ? v > min : v >= min))) return v;
+            r.AddError($"{name} '{text}': expected {what ?? "a number"}.");
+            return defaultValue;
         },
     };
 
@@ -128,7 +197,7 @@ public static class CliOptions
 
     /// <summary>
     /// The methods named in <paramref name="names"/> (registry names or aliases), each with the <paramref name="settings"/> that
-    /// concern it applied, after <paramref name="preset"/> (settings a command adds itself, e.g. <c>--iterations</c>).
+    /// concern it applied in order (a command puts its own shorthands such as <c>--iterations</c> first, so that explicit settings win).
     /// </summary>
     /// <exception cref="UserError">An empty list, an unknown method, a setting for a method not chosen, an option no chosen method has, or a bad value.</exception>
     public static IReadOnlyList<ISaliencyMethod> Methods(IReadOnlyList<string> names, IReadOnlyList<MethodSetting> settings, string listOption = "--methods")

@@ -15,6 +15,7 @@ public sealed class WienerFilter : IDisposable
 {
     /// <summary>The estimated signal power spectrum <c>[n,n]</c> (unitary DFT, unshifted: k = 0 at [0,0]).</summary>
     public Tensor SignalSpectrum { get; }
+    /// <summary>The side n of the images the filter was fitted for (it applies only to <c>[…,n,n]</c> images).</summary>
     public int ImageSize { get; }
 
     WienerFilter(Tensor s, int n) { SignalSpectrum = s; ImageSize = n; }
@@ -74,6 +75,7 @@ public sealed class WienerFilter : IDisposable
         return (sums / counts).index_select(0, radius).view(n, n);
     }
 
+    /// <summary>Disposes <see cref="SignalSpectrum"/>.</summary>
     public void Dispose() => SignalSpectrum.Dispose();
 }
 

@@ -7,7 +7,13 @@ using static TorchSharp.torch.nn;
 namespace XaiLab.Denoising;
 
 /// <summary>Which denoiser architecture.</summary>
-public enum DenoiserKind { Cartesian, Spiral }
+public enum DenoiserKind
+{
+    /// <summary>Plain convolutions on the Cartesian pixel grid (the thesis' baseline net).</summary>
+    Cartesian,
+    /// <summary>Convolutions along the spiral sampling of the disc (thesis §7.3, <see cref="SpiralSampling"/>): rotation-equivariant up to resampling.</summary>
+    Spiral,
+}
 
 /// <summary>
 /// Architecture options shared by both denoisers (thesis §7.3.3: "fairly simplistic standard ones, with ReLU
@@ -226,6 +232,7 @@ public sealed class SpiralDenoiser : Module<Tensor, Tensor>
         return SparseResampling.Gather(s2g.I, s2g.W, h).view(b, 1, size, size);
     }
 
+    /// <summary>Disposes the per-device copies of the resampling matrices, then the module.</summary>
     protected override void Dispose(bool disposing)
     {
         if (disposing) foreach (var (a, b, c) in onDevice.Values) { a.I.Dispose(); a.W.Dispose(); b.I.Dispose(); b.W.Dispose(); c.I.Dispose(); c.W.Dispose(); }

@@ -12,8 +12,11 @@ namespace XaiLab.Denoising;
 /// </summary>
 public sealed record DenoisingTrainingOptions
 {
+    /// <summary>Passes over the training set (0: only the untrained net is evaluated). Default 10.</summary>
     public int Epochs { get; init; } = 10;
+    /// <summary>Image pairs per Adam step. Default 16.</summary>
     public int BatchSize { get; init; } = 16;
+    /// <summary>Adam learning rate η. Default 1e-3.</summary>
     public double LearningRate { get; init; } = 1e-3;
     /// <summary>Random in-plane rotation of every training pair in every epoch (Fig 7.9; exact, see <see cref="ProjectionDataset.RotatedBatch"/>).</summary>
     public bool Augment { get; init; }
@@ -49,6 +52,7 @@ public sealed record DenoisingTrainingOptions
 /// <param name="EquivarianceError">Σ‖D(F(R_θx) − R_θF(x))‖² / Σ‖D(F(x) − mean F(x))‖² on the disc with the band-limited rotation, θ uniform (<see cref="DenoisingMetrics.EquivarianceError(Func{Tensor, Tensor}, Tensor, IReadOnlyList{double})"/>); its floor is <see cref="DenoisingTrainingResult.EquivarianceFloor"/>.</param>
 /// <param name="QuarterTurnError">The same for exact 90°/180°/270° grid rotations (<see cref="DenoisingMetrics.QuarterTurnEquivarianceError"/>).</param>
 /// <param name="Seconds">Wall time of the epoch including evaluation.</param>
+/// <param name="Epoch">Epoch number; 0 is the untrained net, evaluated before the first step.</param>
 public sealed record DenoisingEpoch(int Epoch, double TrainLoss, double TrainMse, double ValidationMse, double ValidationPsnr, double EquivarianceError, double QuarterTurnError, double Seconds)
 {
     /// <summary>Training score as PSNR (dB).</summary>
@@ -256,11 +260,15 @@ public static class DenoisingTrainer
 /// <summary>A complete run (data + model + training), as the CLI and the notebook use it.</summary>
 public sealed record DenoisingExperiment
 {
+    /// <summary>The architecture: Cartesian (plain convolutions on the pixel grid) or spiral (convolutions along the spiral sampling, thesis §7.3). Default Cartesian.</summary>
     public DenoiserKind Net { get; init; } = DenoiserKind.Cartesian;
+    /// <summary>The training set: image size, count, SNR and its reading, seed (validation uses the same molecules, see <see cref="CreateData"/>).</summary>
     public ProjectionDataOptions Data { get; init; } = new();
     /// <summary>Validation set size (same molecules, other orientations and noise; default 128).</summary>
     public int ValidationCount { get; init; } = 128;
+    /// <summary>Depth, width, kernel side and radial prior of the net.</summary>
     public DenoiserOptions Architecture { get; init; } = new();
+    /// <summary>Epochs, batch, learning rate, augmentation, seed, device and checkpointing.</summary>
     public DenoisingTrainingOptions Training { get; init; } = new();
 
     /// <summary>Training and validation sets: seeds <c>Data.Seed</c> and <c>Data.Seed + 1 000 003</c>, shared molecules.</summary>

@@ -8,7 +8,7 @@ namespace XaiLab.Denoising;
 /// interpolant <c>f(p) = Re Σ_k X̂(k)·exp(2πi k·p / L) / L²</c> (the sinc interpolation of the padded samples) is
 /// evaluated exactly at the rotated pixel centres <c>R_−θ p</c>. Unlike bilinear interpolation it neither smooths nor
 /// depends on the sub-pixel offset; frequencies beyond ½ cycle/pixel in radius are dropped first (see bandLimit), so a smooth image rotates to within float precision, quarter turns are exact pixel
-/// permutations, and an isotropic filter commutes with it to ≈ 1e-6 on the disc (<see cref="DenoisingMetrics.EquivarianceError"/>).
+/// permutations, and an isotropic filter commutes with it to ≈ 1e-6 on the disc (<c>DenoisingMetrics.EquivarianceError</c>).
 /// The padding keeps the periodic copies of the interpolant away from the image. Cost per image: two complex matrix
 /// products of <c>L×L</c> by <c>L×n²</c> (evaluated in chunks of 16 images).
 /// </summary>

@@ -12,6 +12,7 @@ namespace XaiLab.Denoising;
 /// <param name="Amplitudes">Atom peak densities A_a (≥ 0), same length.</param>
 public sealed record Molecule(double[][] Positions, double[] Sigmas, double[] Amplitudes)
 {
+    /// <summary>Number of atoms A.</summary>
     public int AtomCount => Positions.Length;
 
     /// <summary>Checks lengths and ranges; throws <see cref="ArgumentException"/> naming what was expected.</summary>
@@ -73,6 +74,7 @@ public sealed record MoleculeOptions
     public double Radius { get; init; } = 0.6;
     /// <summary>Atom widths are drawn uniformly from [SigmaMin, SigmaMax] (disc units; defaults 0.05…0.09).</summary>
     public double SigmaMin { get; init; } = 0.05;
+    /// <summary>Upper end of the atom-width range (disc units; default 0.09).</summary>
     public double SigmaMax { get; init; } = 0.09;
     /// <summary>Step length of the random chain before scaling (default 0.15) — gives elongated, protein-like shapes.</summary>
     public double Step { get; init; } = 0.15;

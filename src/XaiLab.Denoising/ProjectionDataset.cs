@@ -79,7 +79,9 @@ public enum SnrReading
 /// </summary>
 public sealed class ProjectionDataset : IDisposable
 {
+    /// <summary>The options the data were drawn with (size, count, SNR, reading, seed, disc mask).</summary>
     public ProjectionDataOptions Options { get; }
+    /// <summary>The molecules the samples are projections of (<see cref="MoleculeIndex"/> says which).</summary>
     public IReadOnlyList<Molecule> Molecules { get; }
     /// <summary>Clean projections <c>[N,1,n,n]</c>, max 1 each.</summary>
     public Tensor Clean { get; }
@@ -95,7 +97,9 @@ public sealed class ProjectionDataset : IDisposable
     // Per-sample atoms in the viewing frame (after the SO(3) rotation), for exact in-plane re-rendering.
     readonly Tensor _xy, _sigma, _mass;
 
+    /// <summary>Number of samples N.</summary>
     public int Count => (int)Clean.shape[0];
+    /// <summary>Image side n in pixels.</summary>
     public int ImageSize => Options.ImageSize;
 
     ProjectionDataset(ProjectionDataOptions o, IReadOnlyList<Molecule> molecules, Tensor clean, Tensor unit, double[] std, int[] mol, Tensor xy, Tensor sigma, Tensor mass)
@@ -226,6 +230,7 @@ public sealed class ProjectionDataset : IDisposable
         for (int s = 0; s < count; s += batchSize) yield return order[s..Math.Min(count, s + batchSize)];
     }
 
+    /// <summary>Disposes the image tensors and the per-sample atom tensors.</summary>
     public void Dispose()
     {
         Clean.Dispose(); NoiseUnit.Dispose(); Noisy.Dispose(); _xy.Dispose(); _sigma.Dispose(); _mass.Dispose();

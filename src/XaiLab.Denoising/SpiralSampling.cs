@@ -17,9 +17,13 @@ public sealed class SpiralSampling
     public int Samples { get; }
     /// <summary>t_i, r_i, ϑ_i, x_i, y_i (length n_spls).</summary>
     public double[] T { get; }
+    /// <summary>Radii r_i = ρ·√(t_i/π) (Eq 7.6), in units of the disc radius.</summary>
     public double[] R { get; }
+    /// <summary>Angles ϑ_i = 2·n_wind·√(π·t_i) in radians (Eq 7.6).</summary>
     public double[] Theta { get; }
+    /// <summary>x_i = r_i·cos ϑ_i.</summary>
     public double[] X { get; }
+    /// <summary>y_i = r_i·sin ϑ_i.</summary>
     public double[] Y { get; }
     /// <summary>The radius ρ of the spiral's end point (1 = the unit disc, Eq 7.5).</summary>
     public double OuterRadius { get; }

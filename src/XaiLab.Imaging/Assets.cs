@@ -7,6 +7,7 @@ namespace XaiLab.Imaging;
 /// </summary>
 public static class Assets
 {
+    /// <summary>Environment variable that names the assets folder explicitly (it wins over the search above the working directory).</summary>
     public const string EnvironmentVariable = "XAILAB_ASSETS";
     static string? _root;
 

@@ -28,6 +28,7 @@ public sealed class Classifier : IDisposable
     /// <param name="inputSize">The (H,W) the network was trained at, or null for any size.</param>
     /// <param name="mean">Per-channel mean subtracted inside the wrapper (default 0).</param>
     /// <param name="std">Per-channel std divided inside the wrapper (default 1).</param>
+    /// <param name="name">Display and registry name, used in messages and result files.</param>
     public Classifier(nn.Module<Tensor, Tensor> network, IReadOnlyList<string> classNames, OutputActivation activation,
         int channels = 3, (int H, int W)? inputSize = null, float[]? mean = null, float[]? std = null, string name = "classifier")
     {
@@ -45,17 +46,25 @@ public sealed class Classifier : IDisposable
         Network.eval();
     }
 
+    /// <summary>Display and registry name of the model (e.g. <c>fashion-cnn</c>), used in messages and result files.</summary>
     public string Name { get; }
+    /// <summary>The wrapped network: normalised images <c>[N,C,H,W]</c> → logits <c>[N,K]</c>, kept in eval mode.</summary>
     public nn.Module<Tensor, Tensor> Network { get; }
+    /// <summary>The class names in logit order (index k names logit k).</summary>
     public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>Number of classes K = <see cref="ClassNames"/>.Count, the width of the logits.</summary>
     public int NumClasses => ClassNames.Count;
+    /// <summary>How logits become class scores: softmax (single-label) or sigmoid (multi-label).</summary>
     public OutputActivation Activation { get; }
+    /// <summary>Input channels C the network expects (3 for RGB models).</summary>
     public int Channels { get; }
+    /// <summary>The (H, W) the network expects, or null where any size works (inputs of another size are rejected, see <see cref="Resize"/>).</summary>
     public (int H, int W)? InputSize { get; }
     /// <summary>The per-channel mean subtracted before the network: the image-space colour that normalises to zero.</summary>
     public IReadOnlyList<float> Mean => _mean;
     /// <summary>The per-channel standard deviation divided before the network.</summary>
     public IReadOnlyList<float> Std => _std;
+    /// <summary>The device the network and the normalisation constants live on; changed by <c>To</c>.</summary>
     public Device Device { get; private set; } = CPU;
 
     /// <summary>Moves the network to <paramref name="device"/>.</summary>
@@ -114,6 +123,7 @@ public sealed class Classifier : IDisposable
             throw new ArgumentException($"Model '{Name}' expects {s.H}×{s.W} images; got {x.shape[2]}×{x.shape[3]}. Resize the image first (Imaging.Resize).");
     }
 
+    /// <summary>Disposes the network and the normalisation tensors.</summary>
     public void Dispose()
     {
         _meanT?.Dispose(); _stdT?.Dispose();

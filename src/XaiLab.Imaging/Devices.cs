@@ -13,6 +13,7 @@ public static class Devices
     /// <summary>Environment variable read by <see cref="Default"/>: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public const string EnvironmentVariable = "XAILAB_DEVICE";
 
+    /// <summary>The message when CUDA is asked for but this process' libtorch has none: the two ways to get a CUDA libtorch.</summary>
     public const string CudaRecipe =
         "CUDA was requested but libtorch has no CUDA support in this process. Either build with " +
         "-p:TorchBackend=cuda (references TorchSharp-cuda-linux from nuget.org), or start the command through " +

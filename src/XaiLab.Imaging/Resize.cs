@@ -6,7 +6,7 @@ namespace XaiLab.Imaging;
 /// <summary>
 /// Bilinear resizing (align_corners = false, no antialiasing — TorchRay's and torchvision's <c>F.interpolate</c> convention)
 /// of images, batches and maps, and the one routine that makes an image fit a <see cref="Classifier"/>. The commands
-/// (<c>explain</c>, <c>bench-methods</c>) and the pointing-game runner all call <see cref="ToModel"/>, so that a map computed
+/// (<c>explain</c>, <c>bench methods</c>) and the pointing-game runner all call <see cref="ToModel"/>, so that a map computed
 /// on a resized image and resized back means the same everywhere.
 /// </summary>
 public static class Resize

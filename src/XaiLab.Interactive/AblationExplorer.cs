@@ -88,6 +88,7 @@ public static class AblationExplorer
     /// for φ↓). Nothing here runs the model. Null for non-spatial path spaces (feature bases), which need the basis to render.
     /// </summary>
     /// <param name="classNames">Names of the classifier's classes (null: class indices, the explained class by its name).</param>
+    /// <param name="result">An optimised ablation path (its masks, recorded curves and top classes).</param>
     public static PathExplorer? FromResult(AblationPathResult result, IReadOnlyList<string>? classNames = null)
     {
         if (result.Up.dim() != 3 || (result.PathSpace != "linear" && result.PathSpace != "blur-pyramid")) return null;

@@ -42,12 +42,14 @@ public sealed record TensorStats(long[] Shape, string DType, string Device, long
     public string Numbers => Count == 0 ? "empty" :
         $"min {SvgCharts.Num(Min)}, max {SvgCharts.Num(Max)}, mean {SvgCharts.Num(Mean)}, std {SvgCharts.Num(Std)}" + (NonFinite > 0 ? $", {NonFinite} NaN/∞" : "");
 
+    /// <summary>"tensor HEAD — NUMBERS", the plain-text form.</summary>
     public override string ToString() => $"tensor {Head} — {Numbers}";
 }
 
 /// <summary>HTML fragments for the formatters: self-contained (images as data URIs), no external resources.</summary>
 public static class Html
 {
+    /// <summary><paramref name="s"/> with the HTML special characters escaped (&amp;, &lt;, &gt;, quotes).</summary>
     public static string Escape(string s) => WebUtility.HtmlEncode(s);
 
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
@@ -213,6 +215,8 @@ public static class Html
         return (min ?? lo, max ?? hi);
     }
 
+    /// <summary>A heatmap <c>[H,W]</c> (or <c>[1,H,W]</c>) as an inline PNG in its colour map, with a colour bar and the caption.</summary>
+    /// <exception cref="ArgumentException">The map is not 2-D or the colour map is unknown.</exception>
     public static string Heatmap(Heatmap h)
     {
         using var scope = NewDisposeScope();
@@ -224,6 +228,7 @@ public static class Html
         return Figure(HeatmapCore(m, h.Colormap, lo, hi, h.Width), h.Caption, h.Width);
     }
 
+    /// <summary>A map blended over the image (alpha <see cref="Overlay.Alpha"/>) as an inline PNG, with a colour bar of the map's range and the caption.</summary>
     public static string Overlay(Overlay o)
     {
         using var scope = NewDisposeScope();
@@ -234,6 +239,7 @@ public static class Html
         return Figure(Img(blended, o.Width) + ColourBar(o.Colormap, lo, hi, o.Width), o.Caption, o.Width);
     }
 
+    /// <summary>An image <c>[C,H,W]</c> in [0,1] as an inline PNG with its caption.</summary>
     public static string Picture(Picture p) => Figure(Img(p.Image, p.Width), p.Caption, p.Width);
 
     /// <summary>A saliency map: heatmap (diverging about 0 when signed) with colour bar, title and its diagnostics.</summary>
@@ -339,6 +345,7 @@ public static class Html
         return sb.Append("</table></div>").ToString();
     }
 
+    /// <summary>The one-line session banner: XaiLab version, device, scale and TorchSharp version.</summary>
     public static string Session(LabSession s) =>
         $"<div style=\"font:12px sans-serif;border-left:3px solid #3b7;padding:4px 8px\"><b>XaiLab {Escape(s.XaiLabVersion)}</b> — " +
         $"device {Escape(s.Device)}, scale <b>{s.Scale.ToString().ToLowerInvariant()}</b>, TorchSharp {Escape(s.TorchSharpVersion)}</div>";

@@ -31,6 +31,7 @@ public enum Scale
 /// </summary>
 public static class Lab
 {
+    /// <summary>Environment variable carrying the scale (<c>demo</c> or <c>full</c>) into notebooks; <c>xailab reproduce --scale</c> sets it.</summary>
     public const string ScaleVariable = "XAILAB_SCALE";
 
     static int _resolverInstalled;

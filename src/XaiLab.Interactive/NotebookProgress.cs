@@ -25,6 +25,7 @@ public sealed class NotebookProgress<T> : IProgress<T>
         if (_context is not null) Publish(Render("starting…"), update: false);
     }
 
+    /// <summary>Shows <paramref name="value"/> (as its description), at most a few times per second; a final value (one whose text says "done") is always shown.</summary>
     public void Report(T value)
     {
         var now = _clock.ElapsedMilliseconds;
@@ -64,6 +65,7 @@ public sealed class NotebookProgress<T> : IProgress<T>
         $"<div style=\"font:12px monospace;color:#456;border-left:3px solid #7ab;padding-left:6px\"><b>{Html.Escape(_title)}</b> {Html.Escape(text)} <span style=\"color:#999\">({_clock.Elapsed.TotalSeconds:F1} s)</span></div>";
 }
 
+/// <summary>Creates <see cref="NotebookProgress{T}"/> sinks.</summary>
 public static class NotebookProgress
 {
     /// <summary>A progress sink that shows <paramref name="describe"/>(value) under the current cell.</summary>

@@ -42,6 +42,7 @@ public sealed record PathExplorer(string Title, double[] Times, IReadOnlyList<Pa
         }
     }
 
+    /// <summary>The explorer as one self-contained HTML fragment (inline images, script and styles; no external resources).</summary>
     public string ToHtml()
     {
         Validate();

@@ -27,6 +27,10 @@ public static class SvgCharts
     /// <param name="logY">Logarithmic y axis (values ≤ 0 are gaps).</param>
     /// <param name="width">Natural width in pixels (the chart shrinks to narrower boxes).</param>
     /// <exception cref="ArgumentException">A series has another length than x.</exception>
+    /// <param name="xLabel">Label of the x axis (null: none).</param>
+    /// <param name="yLabel">Label of the y axis (null: none).</param>
+    /// <param name="height">Natural height in pixels.</param>
+    /// <param name="markers">Draw a dot at every point.</param>
     public static string Lines(string? title, IReadOnlyList<double> x, IReadOnlyList<Series> series, string? xLabel = null, string? yLabel = null,
         bool logY = false, int width = 360, int height = 210, bool markers = true)
     {
@@ -83,6 +87,11 @@ public static class SvgCharts
     /// <param name="valueFormat">Format of the printed values (e.g. "F1").</param>
     /// <param name="max">The value axis' end (null: the largest value).</param>
     /// <exception cref="ArgumentException">A series has another length than the categories.</exception>
+    /// <param name="title">Shown above the chart (null: none).</param>
+    /// <param name="categories">One row per category, top to bottom.</param>
+    /// <param name="series">Each with one value per category.</param>
+    /// <param name="valueLabel">Label of the value axis (null: none).</param>
+    /// <param name="width">Natural width in pixels (the chart shrinks to narrower boxes).</param>
     public static string Bars(string? title, IReadOnlyList<string> categories, IReadOnlyList<Series> series, string? valueLabel = null,
         string valueFormat = "G3", double? max = null, int width = 420)
     {
@@ -149,6 +158,9 @@ public static class SvgCharts
 
     /// <summary>Round axis ticks covering [lo, hi] (about <paramref name="n"/> of them) and the axis range they span.</summary>
     /// <param name="integer">Only whole-number ticks (e.g. epochs, stages).</param>
+    /// <param name="lo">Lower end of the data range.</param>
+    /// <param name="hi">Upper end of the data range.</param>
+    /// <param name="n">About how many ticks.</param>
     public static (double Lo, double Hi, double[] Ticks) Ticks(double lo, double hi, int n, bool integer = false)
     {
         if (!(hi > lo)) { double d = Math.Abs(lo) > 0 ? Math.Abs(lo) * 0.1 : 1; lo -= d; hi += d; }

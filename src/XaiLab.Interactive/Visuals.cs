@@ -59,6 +59,13 @@ public sealed record DenoisingComparison(Tensor Noisy, IReadOnlyDictionary<strin
 /// each map blended over its image with its own colour bar; optional seconds per method head the columns.
 /// </summary>
 /// <param name="Maps">Maps[i][m]: the map <c>[h,w]</c> of method m on image i.</param>
+/// <param name="Title">Shown above the grid (null: none).</param>
+/// <param name="Images">The images <c>[C,H,W]</c> in [0,1], one row each.</param>
+/// <param name="ImageLabels">A label per image (the row headers).</param>
+/// <param name="Methods">The method names (the column headers).</param>
+/// <param name="SecondsPerImage">Seconds per image of each method, shown in the column headers, or null.</param>
+/// <param name="Width">Width in pixels of each cell.</param>
+/// <param name="Alpha">Opacity of the maps over the images, in [0,1].</param>
 public sealed record MethodComparison(string? Title, IReadOnlyList<Tensor> Images, IReadOnlyList<string> ImageLabels, IReadOnlyList<string> Methods,
     IReadOnlyList<IReadOnlyList<Tensor>> Maps, IReadOnlyList<double>? SecondsPerImage = null, int Width = 112, double Alpha = 0.6)
 {
@@ -81,6 +88,12 @@ public sealed record MethodComparison(string? Title, IReadOnlyList<Tensor> Image
 /// <param name="Values">Values[r][c].</param>
 /// <param name="Notes">Optional text per cell shown after the value (e.g. "3/4" hits of trials).</param>
 /// <param name="HigherIsBetter">Shading direction: true = darker green for larger values, false for smaller, null = neutral.</param>
+/// <param name="RowHeader">Header of the row-name column (the swept quantity).</param>
+/// <param name="Rows">The row names.</param>
+/// <param name="Columns">The column names (one bar each in the chart).</param>
+/// <param name="Unit">Unit shown with the values (e.g. %, s), or null.</param>
+/// <param name="ValueFormat">.NET format of the printed values (default F3).</param>
+/// <param name="Title">Shown above the table and chart (null: none).</param>
 public sealed record SweepMatrix(string? Title, string RowHeader, IReadOnlyList<string> Rows, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<double>> Values,
     string? Unit = null, IReadOnlyList<IReadOnlyList<string?>>? Notes = null, bool? HigherIsBetter = true, string ValueFormat = "F3")
 {
@@ -98,10 +111,15 @@ public sealed record SweepMatrix(string? Title, string RowHeader, IReadOnlyList<
 /// <summary>Shorthands for notebook cells.</summary>
 public static class Show
 {
+    /// <summary>An image <c>[C,H,W]</c> in [0,1], shown <paramref name="width"/> pixels wide.</summary>
     public static Picture Image(Tensor image, string? caption = null, int width = 192) => new(image, caption, width);
+    /// <summary>A map <c>[H,W]</c> in a colour map (viridis, inferno, diverging, gray), with a colour bar.</summary>
     public static Heatmap Heatmap(Tensor map, string? caption = null, string colormap = "viridis", int width = 192) => new(map, caption, colormap, Width: width);
+    /// <summary>A map <c>[H,W]</c> blended over an image <c>[C,H,W]</c> with opacity <paramref name="alpha"/> in [0,1].</summary>
     public static Overlay Overlay(Tensor image, Tensor map, string? caption = null, double alpha = 0.5, int width = 192) => new(image, map, caption, alpha, Width: width);
+    /// <summary>The items (pictures, heatmaps, any formattable value) in a grid of <paramref name="columns"/> columns.</summary>
     public static Gallery Grid(int columns, params object[] items) => new(items, columns);
+    /// <summary>The items side by side in one row.</summary>
     public static Gallery Row(params object[] items) => new(items, items.Length);
     /// <summary>A titled grid.</summary>
     public static Gallery Titled(string title, int columns, params object[] items) => new(items, columns, title);
@@ -137,5 +155,6 @@ public static class Show
 /// <summary>HTML shown as it is (progress lines, explorers).</summary>
 public sealed record RawHtml(string Html)
 {
+    /// <summary>The HTML itself.</summary>
     public override string ToString() => Html;
 }

@@ -10,6 +10,7 @@ namespace XaiLab.Interactive;
 /// </summary>
 public sealed class XaiLabKernelExtension : IKernelExtension
 {
+    /// <summary>Called by the kernel when the package loads: loads XaiLab's libtorch, registers the formatters and the session defaults (<see cref="Lab.Start"/>).</summary>
     public Task OnLoadAsync(Kernel kernel)
     {
         XaiLab.Imaging.TorchNatives.Preload();

@@ -14,7 +14,9 @@ namespace XaiLab.Saliency;
 /// <param name="Diagnostics">Method-specific figures (e.g. IG's completeness error, iterations, stop reason).</param>
 public sealed record SaliencyMap(Tensor Map, string Method, int ClassIndex, IReadOnlyDictionary<string, object>? Diagnostics = null) : IDisposable
 {
+    /// <summary>Map height h (may be below the image's).</summary>
     public int Height => (int)Map.shape[0];
+    /// <summary>Map width w.</summary>
     public int Width => (int)Map.shape[1];
 
     /// <summary>The map resized bilinearly (align_corners = false) to <paramref name="height"/>×<paramref name="width"/>.</summary>
@@ -27,6 +29,7 @@ public sealed record SaliencyMap(Tensor Map, string Method, int ClassIndex, IRea
         return r.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Disposes <see cref="Map"/>.</summary>
     public void Dispose() => Map.Dispose();
 }
 

@@ -9,54 +9,44 @@ using static TorchSharp.torch;
 namespace XaiLab.Cli;
 
 /// <summary>
-/// <c>xailab bench ablation-path [--mask-size 32] [--steps 14] [--iterations N] [--device cpu|cuda] [--model NAME]</c>:
+/// The <c>xailab bench</c> group:
+/// <list type="bullet">
+/// <item><c>xailab bench run [--json FILE] [--markdown] [--quick] [--resnet-iterations N] [--rise-masks N] [--device D]</c>:
+/// every record of the README performance table (<see cref="BenchSuite"/>).</item>
+/// <item><c>xailab bench methods --model NAME …</c>: seconds per image of each saliency method (<see cref="BenchMethodsCommand"/>).</item>
+/// <item><c>xailab bench ablation-path [--mask-size 32] [--steps 14] [--iterations N] [--device cpu|cuda] [--model NAME]</c>:
 /// times the ablation-path optimisation and splits each iteration into classifier forward+backward, repair
 /// (monotonisation + clamp + constant speed) and the rest. Without <c>--model</c> it runs on the
-/// <see cref="StandInCnn"/> (a RANDOM-INIT stand-in of realistic size, clearly labelled as such in the output).
+/// <see cref="StandInCnn"/> (a RANDOM-INIT stand-in of realistic size, clearly labelled as such in the output).</item>
+/// <item><c>xailab bench table FILE…</c>: the README performance table (markdown) from <c>bench run --json</c> files.</item>
+/// </list>
+/// The old spelling <c>xailab bench [--json FILE] …</c> (no subcommand) still runs the records: <see cref="CliApp.Canonical"/>
+/// reads it as <c>bench run …</c>.
 /// </summary>
 public static class BenchCommand
 {
+    /// <summary>The <c>bench</c> command group with its subcommands <c>run</c>, <c>methods</c>, <c>ablation-path</c> and <c>table</c>.</summary>
     public static Command Create()
     {
-        var saturation = new Option<double>("--saturation") { Description = "Artificial saturation ζ_sat (Eq 2.26; default 0, the thesis uses values below 1)", DefaultValueFactory = _ => 0 };
-        var maskSize = new Option<int>("--mask-size") { Description = "Mask resolution (default 32)", DefaultValueFactory = _ => 32 };
-        var steps = new Option<int>("--steps") { Description = "Interior masks T (default 14)", DefaultValueFactory = _ => 14 };
-        var iterations = new Option<int?>("--iterations") { Description = "Run exactly N iterations (default: the thesis stopping rule, 6..100)" };
-        var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
-        var model = new Option<string?>("--model") { Description = "Registry model name (default: a random-init stand-in, see --standin)" };
-        var standin = new Option<string>("--standin") { Description = "Random-init stand-in when no --model: small (4 conv, 3×128×128) or resnet50 (torchvision ResNet50, 3×224×224, the thesis' classifier size)", DefaultValueFactory = _ => "small" };
-        var repeats = new Option<int>("--repair-repeats") { Description = "Repetitions of the isolated repair micro-benchmark (default 200)", DefaultValueFactory = _ => 200 };
-        var ap = new Command("ablation-path", "Time one ablation-path optimisation: forward+backward vs repair vs the rest.")
-            { maskSize, steps, iterations, device, model, standin, repeats, saturation };
-        ap.SetAction(parse => CommandBody.Guard(() =>
-        {
-            var d = Devices.Resolve(parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
-            var name = parse.GetValue(model);
-            var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps), Saturation = parse.GetValue(saturation), SynchronisedTimings = true };
-            if (parse.GetValue(iterations) is { } n) o = o with { MinIterations = n, MaxIterations = n };
-            o.Validate();
-            Run(name, d, o, parse.GetValue(repeats), Console.Out, parse.GetValue(standin)!);
-            return 0;
-        }));
+        return new Command("bench", "Benchmarks: the performance-table records (run), saliency methods per image (methods), " +
+                                    "one ablation path (ablation-path), the README table from JSON records (table).")
+            { RunCommand(), BenchMethodsCommand.Create(), AblationPathCommand(), TableCommand() };
+    }
+
+    /// <summary><c>bench run</c>: every record of the performance table (<see cref="BenchSuite.Run"/>).</summary>
+    static Command RunCommand()
+    {
         var json = new Option<string?>("--json") { Description = "Write the records {name, value, unit, device, machine, commit, load, threads, note} to this JSON file" };
         var markdown = new Option<bool>("--markdown") { Description = "Print the README performance table of the records at the end" };
         var quick = new Option<bool>("--quick") { Description = "Fewer iterations and repeats (a smoke run; the record notes say so)" };
-        var resnetIterations = new Option<int?>("--resnet-iterations") { Description = "Iterations timed for the ResNet50 path (default: 100 on CUDA, 4 on the CPU — then the per-100 figure is extrapolated)" };
-        var riseMasks = new Option<int>("--rise-masks") { Description = "RISE masks per image (default 8000, the published value)", DefaultValueFactory = _ => 8000 };
-        var suiteDevice = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
-        var files = new Argument<string[]>("files") { Description = "JSON files written by 'bench --json'", Arity = ArgumentArity.OneOrMore };
-        var table = new Command("table", "Print the README performance table (markdown) from one or more 'bench --json' files (e.g. the CPU and the GPU run).") { files };
-        table.SetAction(parse => CommandBody.Guard(() =>
+        var resnetIterations = CliOptions.Int("--resnet-iterations", "Iterations timed for the ResNet50 path (default: 100 on CUDA, 4 on the CPU — then the per-100 figure is extrapolated)", min: 1);
+        var riseMasks = CliOptions.Int("--rise-masks", "RISE masks per image (8000 is the published value)", defaultValue: 8000, min: 1, what: "a positive number of masks");
+        var device = CliOptions.Device();
+        var cmd = new Command("run", "Every record of the performance table (ablation paths, repair, batching, SIFT, denoisers, IG, RISE).")
+            { json, markdown, quick, resnetIterations, riseMasks, device };
+        cmd.SetAction(parse => CommandBody.Guard(() =>
         {
-            var all = parse.GetValue(files)!.SelectMany(f => BenchSuite.ReadJson(f)).ToList();
-            Console.Write(BenchSuite.Markdown(all));
-            return 0;
-        }));
-        var bench = new Command("bench", "Benchmarks. Without a subcommand: every record of the performance table (ablation paths, repair, batching, SIFT, denoisers, IG, RISE).")
-            { ap, table, json, markdown, quick, resnetIterations, riseMasks, suiteDevice };
-        bench.SetAction(parse => CommandBody.Guard(() =>
-        {
-            var d = Devices.Resolve(parse.GetValue(suiteDevice) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
+            var d = CliOptions.ResolveDevice(parse, device);
             var path = parse.GetValue(json);
             var settings = new BenchSuite.Settings(d, parse.GetValue(quick), parse.GetValue(resnetIterations), parse.GetValue(riseMasks));
             var records = BenchSuite.Run(settings, Console.Out);
@@ -64,7 +54,47 @@ public static class BenchCommand
             if (parse.GetValue(markdown)) Console.Write(BenchSuite.Markdown(records));
             return 0;
         }));
-        return bench;
+        return cmd;
+    }
+
+    /// <summary><c>bench ablation-path</c>: one timed ablation-path optimisation and the repair micro-benchmark.</summary>
+    static Command AblationPathCommand()
+    {
+        var saturation = CliOptions.Double("--saturation", "Artificial saturation ζ_sat (Eq 2.26; the thesis uses values below 1)", defaultValue: 0, what: "a number ≥ 0", min: 0);
+        var maskSize = CliOptions.Int("--mask-size", "Mask resolution", defaultValue: 32, min: 1);
+        var steps = CliOptions.Int("--steps", "Interior masks T", defaultValue: 14, min: 1);
+        var iterations = CliOptions.Int("--iterations", "Run exactly N iterations (default: the thesis stopping rule, 6..100)", min: 1);
+        var device = CliOptions.Device();
+        var model = CliOptions.OptionalModel("Registry model name (default: a random-init stand-in, see --standin)");
+        var standin = new Option<string>("--standin") { Description = "Random-init stand-in when no --model: small (4 conv, 3×128×128) or resnet50 (torchvision ResNet50, 3×224×224, the thesis' classifier size)", DefaultValueFactory = _ => "small" };
+        var repeats = CliOptions.Int("--repair-repeats", "Repetitions of the isolated repair micro-benchmark", defaultValue: 200, min: 1);
+        var ap = new Command("ablation-path", "Time one ablation-path optimisation: forward+backward vs repair vs the rest.")
+            { maskSize, steps, iterations, device, model, standin, repeats, saturation };
+        ap.SetAction(parse => CommandBody.Guard(() =>
+        {
+            var d = CliOptions.ResolveDevice(parse, device);
+            var name = parse.GetValue(model);
+            var o = new AblationPathOptions { MaskSize = parse.GetValue(maskSize), Steps = parse.GetValue(steps), Saturation = parse.GetValue(saturation), SynchronisedTimings = true };
+            if (parse.GetValue(iterations) is { } n) o = o with { MinIterations = n, MaxIterations = n };
+            o.Validate();
+            Run(name, d, o, parse.GetValue(repeats), Console.Out, parse.GetValue(standin)!);
+            return 0;
+        }));
+        return ap;
+    }
+
+    /// <summary><c>bench table FILE…</c>: the markdown performance table of the records in the files.</summary>
+    static Command TableCommand()
+    {
+        var files = new Argument<string[]>("files") { Description = "JSON files written by 'bench run --json'", Arity = ArgumentArity.OneOrMore };
+        var table = new Command("table", "Print the README performance table (markdown) from one or more 'bench run --json' files (e.g. the CPU and the GPU run).") { files };
+        table.SetAction(parse => CommandBody.Guard(() =>
+        {
+            var all = parse.GetValue(files)!.SelectMany(f => BenchSuite.ReadJson(f)).ToList();
+            Console.Write(BenchSuite.Markdown(all));
+            return 0;
+        }));
+        return table;
     }
 
     // The 1-minute load average (Linux): timings on a shared machine only mean something next to it.
@@ -127,6 +157,7 @@ public static class BenchCommand
 /// </summary>
 public static class StandInCnn
 {
+    /// <summary>One line describing the small stand-in, printed next to every timing taken with it.</summary>
     public const string Description = "4 conv layers 3→32→64→128→128 (3×3, stride 2, ReLU) + GAP + linear(10), input 3×128×128";
 
     /// <summary>One line describing the stand-in <paramref name="kind"/>.</summary>
@@ -147,6 +178,7 @@ public static class StandInCnn
             name: "random-init ResNet50 stand-in");
     }
 
+    /// <summary>The small stand-in (<see cref="Description"/>), weights drawn after <c>torch.manual_seed(<paramref name="seed"/>)</c>, eval mode.</summary>
     public static Classifier Create(int seed = 0)
     {
         Devices.EnsureNativeLoaded();

@@ -9,15 +9,18 @@ using static TorchSharp.torch;
 namespace XaiLab.Cli;
 
 /// <summary>
-/// <c>xailab bench-methods --model NAME [--images N] [--methods a,b] [--iterations K]</c>: seconds per image of each saliency
+/// <c>xailab bench methods --model NAME [--images N] [--methods a,b] [--iterations K]</c> (old spelling
+/// <c>xailab bench-methods</c>, see <see cref="CliApp.Canonical"/>): seconds per image of each saliency
 /// method, with the machine (cores, torch threads, device). <c>--model random-cnn</c> uses a randomly initialised small CNN
 /// at 128×128 (a timing stand-in, not a trained model) on seeded random images; a registered model uses the first images
 /// of its dataset when available, else seeded random images.
 /// </summary>
 public static class BenchMethodsCommand
 {
+    /// <summary>The <c>--model</c> value that selects the random-init small CNN (128×128) instead of a registered model.</summary>
     public const string StandIn = "random-cnn";
 
+    /// <summary>The <c>methods</c> subcommand of <c>bench</c>.</summary>
     public static Command Create()
     {
         var model = CliOptions.Model($"Model registry name, or '{StandIn}' (random small CNN, 128×128)");
@@ -26,7 +29,7 @@ public static class BenchMethodsCommand
         var methodOption = CliOptions.MethodOption();
         var iterations = CliOptions.Int("--iterations", "Shorthand for --method-option iterations=K: the iteration count of the methods that have one (meaningful/extremal perturbation), to time a shorter run", min: 1);
         var device = CliOptions.Device();
-        var cmd = new Command("bench-methods", "Time each saliency method per image on one model.") { model, images, methods, methodOption, iterations, device };
+        var cmd = new Command("methods", "Time each saliency method per image on one model.") { model, images, methods, methodOption, iterations, device };
         cmd.SetAction(parse => CommandBody.Guard(() =>
         {
             int n = parse.GetValue(images) ?? 3;

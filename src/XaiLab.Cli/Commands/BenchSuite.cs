@@ -13,7 +13,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Cli;
 
-/// <summary>One benchmark figure as written by <c>xailab bench --json FILE</c>.</summary>
+/// <summary>One benchmark figure as written by <c>xailab bench run --json FILE</c>.</summary>
 /// <param name="Name">What was measured, slash-separated (e.g. <c>ablation-path/fashion-cnn/per-iteration</c>).</param>
 /// <param name="Value">The figure.</param>
 /// <param name="Unit"><c>ms</c>, <c>s</c>, <c>%</c>, <c>images/s</c> or <c>ratio</c>.</param>
@@ -27,7 +27,7 @@ public sealed record BenchRecord(string Name, double Value, string Unit, string 
     double? Load, int Threads, string Note);
 
 /// <summary>
-/// <c>xailab bench</c> without a subcommand: every record of the performance table — ablation path per iteration and
+/// <c>xailab bench run</c>: every record of the performance table — ablation path per iteration and
 /// per 100 iterations (the embedded fashion-cnn and a random-init ResNet50), repair share, monotonisation
 /// (Algorithm 1 old/new, the tensor form, the running midpoint with 1 and 2 threads), full repair, batched
 /// throughput, SIFT basis build and decode, spiral vs Cartesian denoiser step ratio, Integrated Gradients and RISE per
@@ -39,6 +39,8 @@ public static class BenchSuite
     /// <summary>Settings of one suite run.</summary>
     /// <param name="Quick">Fewer iterations/masks (for a smoke run; the record notes say so).</param>
     /// <param name="ResNetIterations">Iterations timed for ResNet50 (100 on a GPU; on a CPU fewer, the per-100 figure is then extrapolated and says so).</param>
+    /// <param name="RiseMasks">RISE masks per image (8000, the published value, by default).</param>
+    /// <param name="Device">The torch device every record is taken on (cpu or cuda:N).</param>
     public sealed record Settings(Device Device, bool Quick, int? ResNetIterations, int RiseMasks);
 
     [StructLayout(LayoutKind.Sequential)]
@@ -338,7 +340,7 @@ public static class BenchSuite
     public static List<BenchRecord> ReadJson(string path)
     {
         try { return JsonSerializer.Deserialize<List<BenchRecord>>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty."); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: expected the JSON array written by 'xailab bench --json' ({e.Message})."); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: expected the JSON array written by 'xailab bench run --json' ({e.Message})."); }
     }
 
     /// <summary>

@@ -10,6 +10,7 @@ namespace XaiLab.Cli;
 /// </summary>
 public static class DataCommand
 {
+    /// <summary>The <c>data</c> command group with its subcommands <c>list</c> and <c>export</c>.</summary>
     public static Command Create()
     {
         var list = new Command("list", "List the registered datasets and whether they are on this machine.");
@@ -27,7 +28,7 @@ public static class DataCommand
         var dataset = new Option<string>("--dataset") { Description = "Registered dataset name (see 'data list').", Required = true };
         var split = new Option<string>("--split") { Description = "train, val or test (default test).", DefaultValueFactory = _ => "test" };
         var count = new Option<int>("--count") { Description = "Number of scenes, from index 0 (default 20).", DefaultValueFactory = _ => 20 };
-        var outDir = new Option<string>("--out") { Description = "Output folder (created; must not exist unless --overwrite).", Required = true };
+        var outDir = CliOptions.Out("Output folder (created; must not exist unless --overwrite).");
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing output folder." };
         var export = new Command("export", "Write scenes as PNG, object masks as PNG and annotations.json.") { dataset, split, count, outDir, overwrite };
         export.SetAction(parse => CommandBody.Guard(() =>

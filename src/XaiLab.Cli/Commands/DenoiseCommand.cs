@@ -19,34 +19,35 @@ namespace XaiLab.Cli;
 /// </summary>
 public static class DenoiseCommand
 {
+    /// <summary>The <c>denoise</c> command group with its subcommands <c>train</c> and <c>bench</c>.</summary>
     public static Command Create()
     {
         var net = new Option<string>("--net") { Description = "cartesian or spiral", DefaultValueFactory = _ => "cartesian" };
-        var snr = new Option<double>("--snr") { Description = "signal-to-noise ratio (thesis: 0.25 and 0.015625), read as --snr-reading says", DefaultValueFactory = _ => 0.25 };
+        var snr = CliOptions.Double("--snr", "signal-to-noise ratio (thesis: 0.25 and 0.015625), read as --snr-reading says", defaultValue: 0.25, what: "a number > 0", min: 0, positive: true);
         var reading = new Option<string>("--snr-reading") { Description = "power: Var(x_sig)/σ² (default); norm: ‖x_sig‖/‖x_noise‖ (thesis §6.3 wording)", DefaultValueFactory = _ => "power" };
         var resume = new Option<bool>("--resume") { Description = "continue from DIR/checkpoint (written after every epoch)" };
         var noPrior = new Option<bool>("--no-prior") { Description = "no radial mean image (plain nets as in the thesis' sketch)" };
-        var epochs = new Option<int>("--epochs") { Description = "training epochs", DefaultValueFactory = _ => 10 };
+        var epochs = CliOptions.Int("--epochs", "training epochs", defaultValue: 10, min: 0);
         var augment = new Option<bool>("--augment") { Description = "random in-plane rotation of every training pair each epoch" };
-        var seed = new Option<int>("--seed") { Description = "seed of weights, batch order, augmentation and noise", DefaultValueFactory = _ => 0 };
-        var size = new Option<int>("--size") { Description = "image side in pixels", DefaultValueFactory = _ => 32 };
-        var trainCount = new Option<int>("--train-count") { Description = "training images", DefaultValueFactory = _ => 512 };
-        var valCount = new Option<int>("--val-count") { Description = "validation images", DefaultValueFactory = _ => 128 };
-        var depth = new Option<int>("--depth") { Description = "convolutions", DefaultValueFactory = _ => 5 };
-        var width = new Option<int>("--width") { Description = "hidden channels", DefaultValueFactory = _ => 32 };
-        var kernel = new Option<int>("--kernel") { Description = "kernel side (odd; the spiral ribbon has as many rows)", DefaultValueFactory = _ => 3 };
-        var batch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => 16 };
-        var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };
-        var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
-        var output = new Option<string>("--out") { Description = "output folder", Required = true };
+        var seed = CliOptions.Int("--seed", "seed of weights, batch order, augmentation and noise", defaultValue: 0);
+        var size = CliOptions.Int("--size", "image side in pixels", defaultValue: 32, min: 8, what: "a whole number of pixels ≥ 8");
+        var trainCount = CliOptions.Int("--train-count", "training images", defaultValue: 512, min: 1, what: "a positive number of images");
+        var valCount = CliOptions.Int("--val-count", "validation images", defaultValue: 128, min: 1, what: "a positive number of images");
+        var depth = CliOptions.Int("--depth", "convolutions", defaultValue: 5, min: 1);
+        var width = CliOptions.Int("--width", "hidden channels", defaultValue: 32, min: 1);
+        var kernel = CliOptions.Int("--kernel", "kernel side (odd; the spiral ribbon has as many rows)", defaultValue: 3, min: 1);
+        var batch = CliOptions.Int("--batch", "batch size", defaultValue: 16, min: 1);
+        var lr = CliOptions.Double("--lr", "Adam learning rate", defaultValue: 1e-3, what: "a number > 0", min: 0, positive: true);
+        var device = CliOptions.Device();
+        var output = CliOptions.Out("output folder");
         var train = new Command("train", "Train a Cartesian or spiral denoiser; write history (CSV, JSON) and weights.")
             { net, snr, reading, epochs, augment, seed, size, trainCount, valCount, depth, width, kernel, batch, lr, noPrior, device, resume, output };
         train.SetAction(parse => CommandBody.Guard(() =>
         {
             var kind = Denoisers.ParseKind(parse.GetValue(net)!);
-            var d = Devices.Resolve(parse.GetValue(device) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
+            var d = CliOptions.ResolveDevice(parse, device);
             int s = parse.GetValue(seed);
-            var outDir = Path.GetFullPath(parse.GetValue(output)!);
+            var outDir = Path.GetFullPath(CliOptions.PrepareOutputFolder(parse.GetValue(output)!));
             var experiment = new DenoisingExperiment
             {
                 Net = kind,
@@ -63,16 +64,16 @@ public static class DenoiseCommand
             Directory.CreateDirectory(outDir);
             return Run(experiment, outDir);
         }));
-        var bsize = new Option<int>("--size") { Description = "image side in pixels", DefaultValueFactory = _ => 64 };
-        var bwidth = new Option<int>("--width") { Description = "hidden channels", DefaultValueFactory = _ => 32 };
-        var bdepth = new Option<int>("--depth") { Description = "convolutions", DefaultValueFactory = _ => 5 };
-        var bbatch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => 16 };
-        var bdevice = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
+        var bsize = CliOptions.Int("--size", "image side in pixels", defaultValue: 64, min: 8, what: "a whole number of pixels ≥ 8");
+        var bwidth = CliOptions.Int("--width", "hidden channels", defaultValue: 32, min: 1);
+        var bdepth = CliOptions.Int("--depth", "convolutions", defaultValue: 5, min: 1);
+        var bbatch = CliOptions.Int("--batch", "batch size", defaultValue: 16, min: 1);
+        var bdevice = CliOptions.Device();
         var bench = new Command("bench", "Time the resampling matrices and a training step of each net; measure the equivariance floors.")
             { bsize, bwidth, bdepth, bbatch, bdevice };
         bench.SetAction(parse => CommandBody.Guard(() =>
         {
-            var d = Devices.Resolve(parse.GetValue(bdevice) ?? Environment.GetEnvironmentVariable(Devices.EnvironmentVariable));
+            var d = CliOptions.ResolveDevice(parse, bdevice);
             var r = DenoisingBenchmark.Run(parse.GetValue(bsize), new DenoiserOptions { Width = parse.GetValue(bwidth), Depth = parse.GetValue(bdepth) }, parse.GetValue(bbatch), d);
             Console.WriteLine(r.ToText());
             return 0;

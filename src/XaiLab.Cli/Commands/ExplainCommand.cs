@@ -23,6 +23,7 @@ public sealed record ExplainSettings(AblationPathOptions Options, int? ClassInde
 /// <summary>What <c>explain</c> wrote for an ablation path.</summary>
 public sealed record ExplainOutput(AblationPathResult Result, string ResultJson, string PathNpy, IReadOnlyList<string> Heatmaps, string Explorer) : IDisposable
 {
+    /// <summary>Disposes the ablation-path result (its path and curves).</summary>
     public void Dispose() => Result.Dispose();
 }
 
@@ -42,6 +43,7 @@ public sealed record ExplainMethodOutput(string Method, int ClassIndex, string R
 /// </summary>
 public static class ExplainCommand
 {
+    /// <summary>The <c>explain</c> command.</summary>
     public static Command Create()
     {
         var image = new Option<string>("--image") { Description = "Image file (PNG/JPEG), or a folder: every PNG/JPEG in it, one subfolder of --out each, resumable", Required = true };

@@ -5,10 +5,11 @@ namespace XaiLab.Cli;
 
 /// <summary>
 /// <c>xailab methods</c>: every saliency method the registry knows (what <c>explain --method</c>, <c>pointing-game --methods</c>
-/// and <c>bench-methods --methods</c> accept), its aliases, and its options with their defaults (what <c>--method-option</c> sets).
+/// and <c>bench methods --methods</c> accept), its aliases, and its options with their defaults (what <c>--method-option</c> sets).
 /// </summary>
 public static class MethodsCommand
 {
+    /// <summary>The <c>methods</c> command.</summary>
     public static Command Create()
     {
         var cmd = new Command("methods", "List the saliency methods (names, aliases) and their options with defaults, as --method-option NAME=VALUE sets them.");

@@ -12,6 +12,7 @@ namespace XaiLab.Cli;
 /// </summary>
 public static class ModelsCommand
 {
+    /// <summary>The <c>models</c> command group with its subcommands <c>list</c> and <c>eval</c>.</summary>
     public static Command Create()
     {
         var list = new Command("list", "List the registered models.");
@@ -27,10 +28,10 @@ public static class ModelsCommand
             return 0;
         }));
 
-        var model = new Option<string>("--model") { Description = "Registered model name (see 'models list').", Required = true };
+        var model = CliOptions.Model("Registered model name (see 'models list').");
         var dataset = new Option<string>("--dataset") { Description = "Registered dataset name (see 'data list').", Required = true };
         var split = new Option<string>("--split") { Description = "Split (default test).", DefaultValueFactory = _ => "test" };
-        var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N scenes." };
+        var limit = CliOptions.Int("--limit", "Evaluate only the first N scenes.", min: 1, what: "a positive number of scenes");
         var json = new Option<string?>("--json") { Description = "Also write the result as JSON to this file." };
         var eval = new Command("eval", "Accuracy (single-label) or mAP (multi-label) of a model on a dataset.") { model, dataset, split, limit, json };
         eval.SetAction(parse => CommandBody.Guard(() =>

@@ -15,6 +15,7 @@ namespace XaiLab.Cli;
 /// </summary>
 public static class PointingGameCommand
 {
+    /// <summary>The <c>pointing-game</c> command with its subcommand <c>merge</c>.</summary>
     public static Command Create()
     {
         var dataset = new Option<string>("--dataset") { Description = "Dataset registry name (see `xailab data list`)", Required = true };

@@ -16,12 +16,13 @@ namespace XaiLab.Cli;
 /// </summary>
 public static class ReproduceCommand
 {
+    /// <summary>The <c>reproduce</c> command.</summary>
     public static Command Create()
     {
         var notebooks = new Argument<string[]>("notebook") { Description = "Notebooks to run (.ipynb). Default: every notebook in notebooks/.", Arity = ArgumentArity.ZeroOrMore };
         var scale = new Option<string>("--scale") { Description = "demo (minutes on a CPU) or full (the thesis' sizes, for a GPU)", DefaultValueFactory = _ => "demo" };
-        var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu)" };
-        var output = new Option<string>("--out") { Description = "Output folder", DefaultValueFactory = _ => "out/reproduce" };
+        var device = CliOptions.Device();
+        var output = CliOptions.Out("Output folder", "out/reproduce");
         var cmd = new Command("reproduce", "Execute notebooks headless; write executed .ipynb files and offline HTML pages.") { notebooks, scale, device, output };
         cmd.SetAction(parse => CommandBody.Guard(() =>
             Run(parse.GetValue(notebooks) ?? Array.Empty<string>(), parse.GetValue(scale)!, parse.GetValue(device), parse.GetValue(output)!)));

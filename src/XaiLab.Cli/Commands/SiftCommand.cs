@@ -25,6 +25,7 @@ namespace XaiLab.Cli;
 /// </summary>
 public static class SiftCommand
 {
+    /// <summary>The <c>sift</c> command group with its subcommands <c>decompose</c> and <c>bench</c>.</summary>
     public static Command Create()
     {
         var image = new Option<string>("--image") { Description = "Image file (PNG/JPEG)", Required = true };
@@ -32,7 +33,7 @@ public static class SiftCommand
         var eta = new Option<double>("--eta") { Description = "η of Eq 4.18 (σ against position); thesis 1, 2 or 4", DefaultValueFactory = _ => 4 };
         var sparsity = new Option<double>("--sparsity") { Description = "Soft cut-off threshold s of Eq 4.37, in [0,1)", DefaultValueFactory = _ => 0.01 };
         var contrast = new Option<double>("--contrast-threshold") { Description = "SIFT contrast threshold (OpenCV's; default 0.04)", DefaultValueFactory = _ => 0.04 };
-        var output = new Option<string>("--out") { Description = "Output folder", Required = true };
+        var output = CliOptions.Out("Output folder");
         var decompose = new Command("decompose", "Build the SIFT feature basis of an image; write keypoints.csv, summary.json and PNGs of bands, cells and keypoints.")
             { image, size, eta, sparsity, contrast, output };
         decompose.SetAction(parse => CommandBody.Guard(() =>
@@ -50,7 +51,7 @@ public static class SiftCommand
         }));
 
         var sizes = new Option<string>("--sizes") { Description = "Comma-separated square sizes for the decomposition timing", DefaultValueFactory = _ => "224,512" };
-        var benchOut = new Option<string?>("--out") { Description = "Also write the report to this file" };
+        var benchOut = CliOptions.OptionalOut("Also write the report to this file");
         var skipPath = new Option<bool>("--no-path") { Description = "Skip the ablation-path timing" };
         var bench = new Command("bench", "Time the SIFT decomposition (build, peak memory), the decoder (14 gain vectors) and a SIFT ablation path on the CPU.")
             { sizes, benchOut, skipPath };

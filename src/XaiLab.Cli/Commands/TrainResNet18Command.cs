@@ -4,37 +4,39 @@ using XaiLab.Imaging.Models;
 namespace XaiLab.Cli;
 
 /// <summary>
-/// <c>xailab train-resnet18 [--scenes N] [--side S] [--steps N] [--val-scenes N] [--test-scenes N] [--l2 A,B,…] [--seed S] [--threads T] [--cache DIR] [--out FILE]</c>:
+/// <c>xailab train resnet18-head [--scenes N] [--side S] [--steps N] [--val-scenes N] [--test-scenes N] [--l2 A,B,…] [--seed S] [--threads T] [--cache DIR] [--out FILE]</c>
+/// (old spelling <c>xailab train-resnet18</c>, see <see cref="CliApp.Canonical"/>):
 /// trains the linear head of <c>fashion-resnet18</c> on frozen ImageNet ResNet18 features of Fashion scenes (needs the
 /// Debian Fashion-MNIST and the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18), evaluates it on the test split
 /// and writes <c>assets/models/fashion-resnet18-head.dat</c> plus the JSON record <c>fashion-resnet18-head.json</c>.
 /// </summary>
 public static class TrainResNet18Command
 {
+    /// <summary>The <c>resnet18-head</c> subcommand of <c>train</c>.</summary>
     public static Command Create()
     {
-        var scenes = new Option<int?>("--scenes") { Description = "Train scenes whose backbone features are computed (default 10000)." };
-        var side = new Option<int?>("--side") { Description = "Side the backbone sees; scenes are upsampled when > 128 (default 128; the registered model uses 128)." };
-        var steps = new Option<int?>("--steps") { Description = "Full-batch optimisation steps of the head per L2 strength (default 600)." };
-        var valScenes = new Option<int?>("--val-scenes") { Description = "Validation scenes that pick the L2 strength (default 1000)." };
-        var testScenes = new Option<int?>("--test-scenes") { Description = "Test scenes of the held-out figure (default 2000)." };
+        var scenes = CliOptions.Int("--scenes", "Train scenes whose backbone features are computed (default 10000).", min: 1, what: "a positive number of scenes");
+        var side = CliOptions.Int("--side", "Side the backbone sees; scenes are upsampled when > 128 (default 128; the registered model uses 128).", min: 1, what: "a positive number of pixels");
+        var steps = CliOptions.Int("--steps", "Full-batch optimisation steps of the head per L2 strength (default 600).", min: 1);
+        var valScenes = CliOptions.Int("--val-scenes", "Validation scenes that pick the L2 strength (default 1000).", min: 1, what: "a positive number of scenes");
+        var testScenes = CliOptions.Int("--test-scenes", "Test scenes of the held-out figure (default 2000).", min: 1, what: "a positive number of scenes");
         var l2 = new Option<string?>("--l2") { Description = "Comma-separated L2 strengths to try (default 0.001,0.003,0.01,0.03,0.1,0.3)." };
-        var seed = new Option<long>("--seed") { Description = "Seed of the head's initialisation (default 0)." };
-        var threads = new Option<int?>("--threads") { Description = "torch threads (default 2)." };
+        var seed = CliOptions.Int("--seed", "Seed of the head's initialisation (default 0).");
+        var threads = CliOptions.Threads();
         var cache = new Option<string?>("--cache") { Description = "Folder caching the computed features between runs (default: none)." };
-        var outFile = new Option<string?>("--out") { Description = $"Head file (default assets/{FashionResNet18.HeadFile})." };
-        var cmd = new Command("train-resnet18", "Train the linear head of fashion-resnet18 (frozen ImageNet ResNet18 backbone) on Fashion scenes.")
+        var outFile = CliOptions.OptionalOut($"Head file (default assets/{FashionResNet18.HeadFile}).");
+        var cmd = new Command("resnet18-head", "Train the linear head of fashion-resnet18 (frozen ImageNet ResNet18 backbone) on Fashion scenes.")
             { scenes, side, steps, valScenes, testScenes, l2, seed, threads, cache, outFile };
         cmd.SetAction(parse => CommandBody.Guard(() =>
         {
-            var o = new FashionResNet18Options { Seed = parse.GetValue(seed), FeatureCache = parse.GetValue(cache) };
+            var o = new FashionResNet18Options { Seed = parse.GetValue(seed) ?? 0, FeatureCache = parse.GetValue(cache) };
             if (parse.GetValue(scenes) is { } n) o = o with { TrainScenes = n };
             if (parse.GetValue(side) is { } s) o = o with { BackboneSide = s };
             if (parse.GetValue(steps) is { } st) o = o with { Steps = st };
             if (parse.GetValue(l2) is { } grid)
                 o = o with { L2Grid = grid.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Select(v => double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d
-                        : throw new UserError($"--l2: '{v}' is not a number.")).ToArray() };
+                        : throw new UserError($"--l2 '{v}': expected comma-separated numbers, e.g. 0.001,0.01,0.1.")).ToArray() };
             if (parse.GetValue(valScenes) is { } vs) o = o with { ValScenes = vs };
             if (parse.GetValue(testScenes) is { } ts) o = o with { TestScenes = ts };
             if (parse.GetValue(threads) is { } t) o = o with { Threads = t };

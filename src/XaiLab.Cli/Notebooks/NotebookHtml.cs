@@ -14,6 +14,7 @@ public static class NotebookHtml
 {
     static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
 
+    /// <summary>The whole page of <paramref name="run"/>: title, <paramref name="subtitle"/> (how and when it was executed), then every cell with its outputs.</summary>
     public static string Render(NotebookRun run, string subtitle)
     {
         var sb = new StringBuilder();

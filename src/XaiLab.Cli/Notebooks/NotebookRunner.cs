@@ -15,9 +15,17 @@ namespace XaiLab.Cli.Notebooks;
 
 /// <summary>The outcome of one notebook run.</summary>
 /// <param name="FailedCell">1-based index among code cells of the first failing cell, or null.</param>
+/// <param name="Name">The notebook's file name without extension.</param>
+/// <param name="Path">Full path of the notebook that ran.</param>
+/// <param name="CodeCells">Number of code cells in the notebook.</param>
+/// <param name="ExecutedCells">Code cells submitted (up to and including a failing one).</param>
+/// <param name="Elapsed">Wall time of the whole run.</param>
+/// <param name="Error">The first failing cell's error in one line, or null when every cell succeeded.</param>
+/// <param name="Document">The notebook with the outputs of the executed cells stored back into it.</param>
 public sealed record NotebookRun(string Name, string Path, int CodeCells, int ExecutedCells, TimeSpan Elapsed, int? FailedCell, string? Error,
     InteractiveDocument Document)
 {
+    /// <summary>Whether every code cell ran without error.</summary>
     public bool Succeeded => Error is null;
 }
 
@@ -29,6 +37,7 @@ public sealed record NotebookRun(string Name, string Path, int CodeCells, int Ex
 /// </summary>
 public static class NotebookRunner
 {
+    /// <summary>The kernels a notebook may name: C# only (aliases c#, C#), the language of every XaiLab notebook.</summary>
     public static readonly KernelInfoCollection KernelInfos = new() { new DocKernelInfo("csharp", "C#", new[] { "c#", "C#" }) };
 
     /// <summary>Parses an .ipynb file; a malformed one is an <see cref="InvalidDataException"/> that names it.</summary>
@@ -47,7 +56,10 @@ public static class NotebookRunner
         }
     }
 
+    /// <summary>Runs the notebook at <paramref name="path"/> cell by cell in a fresh kernel and returns the outcome with the executed document.</summary>
     /// <param name="onCell">Called before each code cell with (1-based index, count).</param>
+    /// <param name="path">The .ipynb file.</param>
+    /// <param name="cancel">Stops before the next cell (the run then ends with <see cref="OperationCanceledException"/>).</param>
     public static async Task<NotebookRun> RunAsync(string path, Action<int, int>? onCell = null, CancellationToken cancel = default)
     {
         var full = System.IO.Path.GetFullPath(path);
@@ -88,6 +100,7 @@ public static class NotebookRunner
         return new NotebookRun(name, full, codeCells.Count, executed, sw.Elapsed, failedCell, error, doc);
     }
 
+    /// <summary>Whether <paramref name="e"/> is a code cell (anything not markdown).</summary>
     public static bool IsCode(InteractiveDocumentElement e) => e.KernelName is not ("markdown" or "md");
 
     static CompositeKernel CreateKernel()

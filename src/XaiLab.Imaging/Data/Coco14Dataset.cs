@@ -30,6 +30,11 @@ public sealed record CocoSegmentation(IReadOnlyList<double[]>? Polygons, long[]?
 /// <param name="ClassIndex">Contiguous class index (categories in id order).</param>
 /// <param name="Bbox">COCO box [x, y, w, h] in pixel units (top-left corner, size).</param>
 /// <param name="IsCrowd">COCO's <c>iscrowd</c> flag: a region covering several instances, given as RLE.</param>
+/// <param name="Id">The annotation's id in the file.</param>
+/// <param name="ImageId">Id of the image it belongs to.</param>
+/// <param name="CategoryId">COCO category id (not contiguous; <paramref name="ClassIndex"/> is).</param>
+/// <param name="Area">COCO's <c>area</c>: the segmentation's area in pixels.</param>
+/// <param name="Segmentation">The polygons or RLE of the object's region, or null where the file has none.</param>
 public sealed record CocoAnnotation(long Id, long ImageId, long CategoryId, int ClassIndex, double[] Bbox, bool IsCrowd, double Area, CocoSegmentation? Segmentation)
 {
     /// <summary>
@@ -110,16 +115,25 @@ public sealed class Coco14Dataset : ISceneDataset
         }
     }
 
+    /// <summary>Full path of <c>annotations/instances_SPLIT2014.json</c>.</summary>
     public string AnnotationFile { get; }
+    /// <summary>Full path of the image folder <c>SPLIT2014/</c>.</summary>
     public string ImageDirectory { get; }
+    /// <summary>The COCO split, e.g. <c>val</c>.</summary>
     public string Split { get; }
+    /// <summary>Whether crowd annotations (<c>iscrowd = 1</c>) are kept as objects; the pointing-game protocol drops them.</summary>
     public bool IncludeCrowd { get; }
+    /// <summary>Registry name <c>coco14-SPLIT</c>.</summary>
     public string Name => $"coco14-{Split}";
+    /// <summary>The 80 COCO category names in category-id order (class index k ↔ <see cref="CategoryIds"/>[k]).</summary>
     public IReadOnlyList<string> ClassNames { get; }
     /// <summary>The COCO category id of each class index.</summary>
     public IReadOnlyList<long> CategoryIds { get; }
+    /// <summary>Always true: a COCO image carries every category it shows.</summary>
     public bool MultiLabel => true;
+    /// <summary>Number of images in the annotation file.</summary>
     public int Count => _images.Length;
+    /// <summary>The image records of the annotation file, in file order (index = scene index).</summary>
     public IReadOnlyList<CocoImage> Images => _images;
 
     /// <summary>The annotations of image <paramref name="index"/> (after the crowd filter), in file order.</summary>

@@ -19,10 +19,15 @@ public sealed class FashionItems
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     };
 
+    /// <summary>Environment variable naming a folder with the full Fashion-MNIST idx files (overrides <see cref="DebianFolder"/>).</summary>
     public const string DataFolderVariable = "XAILAB_FASHION_MNIST";
+    /// <summary>Where the Debian package <c>dataset-fashion-mnist</c> installs the idx files.</summary>
     public const string DebianFolder = "/usr/share/datasets/fashion-mnist";
+    /// <summary>Path below <c>assets/</c> of the embedded test-subset images (idx3, gzip).</summary>
     public const string EmbeddedImages = "fashion/t10k-subset-images-idx3-ubyte.gz";
+    /// <summary>Path below <c>assets/</c> of the embedded test-subset labels (idx1, gzip).</summary>
     public const string EmbeddedLabels = "fashion/t10k-subset-labels-idx1-ubyte.gz";
+    /// <summary>The command that installs the full training set, shown when it is missing.</summary>
     public const string FetchHint = "data-scripts/prepare-fashion.sh (apt-get install dataset-fashion-mnist)";
 
     /// <param name="source">Where the items came from (for messages).</param>
@@ -37,9 +42,13 @@ public sealed class FashionItems
         Source = source; Images = images; Labels = labels;
     }
 
+    /// <summary>Where the items came from (file or folder), for messages.</summary>
     public string Source { get; }
+    /// <summary>The 28×28 grey item images <c>[N,28,28]</c> (bytes 0..255).</summary>
     public IdxImages Images { get; }
+    /// <summary>The N labels, each in 0..9 (index into <see cref="ClassNames"/>).</summary>
     public byte[] Labels { get; }
+    /// <summary>Number of items N.</summary>
     public int Count => Images.Count;
 
     /// <summary>The item indices of each class within [<paramref name="start"/>, <paramref name="end"/>), ascending.</summary>

@@ -51,7 +51,9 @@ public sealed record FashionSceneOptions
     public double BackgroundContrast { get; init; } = 0.7;
     /// <summary>Nominal number of scenes per split (train scenes are generated on the fly; any index below this is valid).</summary>
     public int TrainCount { get; init; } = 200_000;
+    /// <summary>Number of val scenes (any index below it is valid). Default 1000.</summary>
     public int ValCount { get; init; } = 1000;
+    /// <summary>Number of test scenes, drawn from the embedded 2000-item test subset. Default 2000.</summary>
     public int TestCount { get; init; } = 2000;
 
     /// <summary>The class the planted marker predicts (biased variant). Default 6, "Shirt", the most confusable class.</summary>
@@ -89,9 +91,11 @@ public sealed record FashionSceneOptions
 /// <param name="Tint">RGB colour of the item.</param>
 /// <param name="MaskPixels">Pixels of the item's full (unoccluded) mask.</param>
 /// <param name="VisiblePixels">Pixels still visible in the final scene.</param>
+/// <param name="Flipped">Whether the item was mirrored left–right.</param>
 public sealed record FashionItemPlacement(int ClassIndex, int SourceIndex, int X, int Y, int Side, bool Flipped, (float R, float G, float B) Tint,
     int MaskPixels, int VisiblePixels)
 {
+    /// <summary>Fraction of the item's mask still visible after occlusion, <see cref="VisiblePixels"/>/<see cref="MaskPixels"/> in [0,1] (0 for an empty mask).</summary>
     public double VisibleFraction => MaskPixels == 0 ? 0 : (double)VisiblePixels / MaskPixels;
 }
 
@@ -99,6 +103,7 @@ public sealed record FashionItemPlacement(int ClassIndex, int SourceIndex, int X
 /// <param name="Background">Name of the photo its background was cropped from.</param>
 /// <param name="Items">All placed items in paint order (later ones on top), including any left fully hidden.</param>
 /// <param name="Marker">The planted marker's box where present (biased variant), else null.</param>
+/// <param name="Id">The scene's id, "split/index".</param>
 public sealed record FashionSceneLayout(string Id, string Background, IReadOnlyList<FashionItemPlacement> Items, BoundingBox? Marker);
 
 /// <summary>
@@ -124,6 +129,7 @@ public sealed record FashionSceneLayout(string Id, string Background, IReadOnlyL
 /// </summary>
 public sealed class FashionScenes : ISceneDataset
 {
+    /// <summary>The split names the constructor accepts: train, val, test.</summary>
     public static readonly string[] Splits = { "train", "val", "test" };
 
     readonly FashionItems _items;
@@ -135,6 +141,9 @@ public sealed class FashionScenes : ISceneDataset
     /// <param name="items">Item pool; default: <see cref="FashionItems.Train"/> for train/val, <see cref="FashionItems.EmbeddedTest"/> for test.</param>
     /// <exception cref="ArgumentException">Unknown split or invalid options.</exception>
     /// <exception cref="FileNotFoundException">The item pool or background photos are missing (the message says how to get them).</exception>
+    /// <param name="kind">The dataset variant: single-label, multi-label or biased.</param>
+    /// <param name="split">train, val or test (case-insensitive).</param>
+    /// <param name="options">Generator options (validated); default <see cref="FashionSceneOptions"/>' defaults.</param>
     public FashionScenes(FashionSceneKind kind, string split = "test", FashionSceneOptions? options = null, FashionItems? items = null)
     {
         Options = options ?? new FashionSceneOptions();
@@ -157,17 +166,24 @@ public sealed class FashionScenes : ISceneDataset
     /// <summary>First item of the val range: 55000 of the 60k training set (the last 1/12 of a smaller pool).</summary>
     static int ValStart(int count) => count >= 60_000 ? 55_000 : count * 11 / 12;
 
+    /// <summary>The dataset variant (single-label, multi-label or biased with the planted marker).</summary>
     public FashionSceneKind Kind { get; }
+    /// <summary>The generator options in use (validated).</summary>
     public FashionSceneOptions Options { get; }
+    /// <summary>The split, lower case: train, val or test.</summary>
     public string Split { get; }
     /// <summary>The range [Start,End) of item indices of the pool this split draws from.</summary>
     public (int Start, int End) ItemRange { get; }
     /// <summary>The item pool this split draws from.</summary>
     public FashionItems Items => _items;
 
+    /// <summary>Registry name of the variant, e.g. <c>fashion-scenes</c> (<see cref="NameOf"/>).</summary>
     public string Name => NameOf(Kind);
+    /// <summary>The ten Fashion-MNIST classes (<see cref="FashionItems.ClassNames"/>).</summary>
     public IReadOnlyList<string> ClassNames => FashionItems.ClassNames;
+    /// <summary>True for the multi-label variant (several items, each class present is a label).</summary>
     public bool MultiLabel => Kind == FashionSceneKind.MultiLabel;
+    /// <summary>Number of scenes of the split (<see cref="FashionSceneOptions.TrainCount"/>, <c>ValCount</c> or <c>TestCount</c>).</summary>
     public int Count { get; }
 
     /// <summary>Registry name of a variant.</summary>

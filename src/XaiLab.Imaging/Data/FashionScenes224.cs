@@ -99,6 +99,8 @@ public sealed record ClutterPlacement(string Kind, string Description, BoundingB
 /// dataset's class index, not the Fashion-MNIST label), including any left fully hidden.</param>
 /// <param name="ObjectLayers">Paint order of each labelled object among all pieces.</param>
 /// <param name="Clutter">The clutter pieces.</param>
+/// <param name="Id">The scene's id, "split/index".</param>
+/// <param name="Background">Name of the photo its background was cropped from.</param>
 public sealed record FashionScene224Layout(string Id, string Background, IReadOnlyList<FashionItemPlacement> Objects, IReadOnlyList<int> ObjectLayers,
     IReadOnlyList<ClutterPlacement> Clutter);
 
@@ -133,6 +135,8 @@ public sealed class FashionScenes224 : ISceneDataset
     /// <param name="items">Item pool; default <see cref="FashionItems.Train"/> for train/val, <see cref="FashionItems.EmbeddedTest"/> for test.</param>
     /// <exception cref="ArgumentException">Unknown split or invalid options.</exception>
     /// <exception cref="FileNotFoundException">The item pool or the background photos are missing (the message says how to get them).</exception>
+    /// <param name="split">train, val or test (case-insensitive).</param>
+    /// <param name="options">Generator options (validated); default <see cref="FashionScenes224Options"/>' defaults.</param>
     public FashionScenes224(string split = "test", FashionScenes224Options? options = null, FashionItems? items = null)
     {
         Options = options ?? new FashionScenes224Options();

@@ -7,6 +7,7 @@ namespace XaiLab.Imaging.Data;
 /// <param name="Description">One line for <c>data list</c>.</param>
 /// <param name="IsAvailable">Whether the data are on this machine now.</param>
 /// <param name="FetchHint">The command that makes it available (shown by <c>data list</c> when missing).</param>
+/// <param name="Open">Opens a split (train, val, test, or the dataset's own split names).</param>
 public sealed record DatasetEntry(string Name, string Description, Func<bool> IsAvailable, string FetchHint, Func<string, ISceneDataset> Open);
 
 /// <summary>
@@ -17,8 +18,10 @@ public static class DatasetRegistry
 {
     static readonly ConcurrentDictionary<string, DatasetEntry> Entries = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Adds <paramref name="entry"/>, replacing an entry of the same name (case-insensitive).</summary>
     public static void Register(DatasetEntry entry) => Entries[entry.Name] = entry;
 
+    /// <summary>Every registered dataset, ordered by name.</summary>
     public static IReadOnlyList<DatasetEntry> All => Entries.Values.OrderBy(e => e.Name).ToArray();
 
     /// <summary>The entry named <paramref name="name"/>.</summary>
@@ -43,6 +46,9 @@ public static class DatasetRegistry
 /// <param name="InputSize">(H,W) it expects.</param>
 /// <param name="ClassNames">Its classes in logit order.</param>
 /// <param name="HeldOutMetric">E.g. "accuracy 0.91 on fashion-scenes/test (1000 images)", or null if unknown.</param>
+/// <param name="IsAvailable">Whether the weights (and what the loader needs) are on this machine now.</param>
+/// <param name="Load">Builds the classifier with its weights (CPU, eval mode); the caller disposes it.</param>
+/// <param name="FetchHint">The command that makes it available (shown by <c>models list</c> when missing).</param>
 public sealed record ModelEntry(string Name, string Task, string Dataset, (int H, int W) InputSize, IReadOnlyList<string> ClassNames,
     string? HeldOutMetric, Func<bool> IsAvailable, string FetchHint, Func<Classifier> Load);
 
@@ -51,8 +57,10 @@ public static class ModelRegistry
 {
     static readonly ConcurrentDictionary<string, ModelEntry> Entries = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Adds <paramref name="entry"/>, replacing an entry of the same name (case-insensitive).</summary>
     public static void Register(ModelEntry entry) => Entries[entry.Name] = entry;
 
+    /// <summary>Every registered model, ordered by name.</summary>
     public static IReadOnlyList<ModelEntry> All => Entries.Values.OrderBy(e => e.Name).ToArray();
 
     /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>

@@ -6,8 +6,11 @@ namespace XaiLab.Imaging.Data;
 /// <summary>An axis-aligned box in pixel coordinates, inclusive on both ends (VOC convention, 0-based here).</summary>
 public readonly record struct BoundingBox(int X0, int Y0, int X1, int Y1)
 {
+    /// <summary>Width in pixels, X1 − X0 + 1 (the box is inclusive).</summary>
     public int Width => X1 - X0 + 1;
+    /// <summary>Height in pixels, Y1 − Y0 + 1.</summary>
     public int Height => Y1 - Y0 + 1;
+    /// <summary>Area in pixels, 0 for an empty (inverted) box.</summary>
     public int Area => Math.Max(0, Width) * Math.Max(0, Height);
 }
 
@@ -35,11 +38,17 @@ public sealed class Scene : IDisposable
         Id = id; Image = image; Objects = objects; ObjectMasks = objectMasks;
     }
 
+    /// <summary>Stable identifier: file stem for VOC/COCO, "split/index" for generated scenes.</summary>
     public string Id { get; }
+    /// <summary>The image, float32 <c>[3,H,W]</c> in [0,1]; owned by the scene.</summary>
     public Tensor Image { get; }
+    /// <summary>The annotated objects (class, box, difficult flag).</summary>
     public IReadOnlyList<SceneObject> Objects { get; }
+    /// <summary>Exact pixel masks <c>[n,H,W]</c> (bool), one per object of <see cref="Objects"/>, or null where only boxes are known.</summary>
     public Tensor? ObjectMasks { get; }
+    /// <summary>Image height H in pixels.</summary>
     public int Height => (int)Image.shape[1];
+    /// <summary>Image width W in pixels.</summary>
     public int Width => (int)Image.shape[2];
 
     /// <summary>The distinct classes present, ascending.</summary>
@@ -69,16 +78,20 @@ public sealed class Scene : IDisposable
         return m.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Disposes the image and the masks.</summary>
     public void Dispose() { Image.Dispose(); ObjectMasks?.Dispose(); }
 }
 
 /// <summary>A dataset of annotated scenes (Fashion scenes, VOC07 test, COCO14 val …), random access by index.</summary>
 public interface ISceneDataset
 {
+    /// <summary>Registry name of the dataset and split, e.g. <c>voc07-test</c>.</summary>
     string Name { get; }
+    /// <summary>The class names; <see cref="SceneObject.ClassIndex"/> indexes this list.</summary>
     IReadOnlyList<string> ClassNames { get; }
     /// <summary>True where images carry several labels (sigmoid models, VOC/COCO); false for one label per image.</summary>
     bool MultiLabel { get; }
+    /// <summary>Number of scenes; valid indices are 0..Count−1.</summary>
     int Count { get; }
     /// <summary>Loads scene <paramref name="index"/> (0 ≤ index &lt; Count). The caller disposes it.</summary>
     Scene Get(int index);

@@ -40,6 +40,9 @@ public static class SceneExport
     /// <param name="split">Recorded in the JSON.</param>
     /// <param name="overwrite">Replace an existing <paramref name="outDir"/>; otherwise an existing folder is an error.</param>
     /// <exception cref="IOException"><paramref name="outDir"/> exists and <paramref name="overwrite"/> is false.</exception>
+    /// <param name="dataset">The dataset to export from (an opened split).</param>
+    /// <param name="count">Number of scenes, from index 0 (at most the dataset's count).</param>
+    /// <param name="outDir">Folder written: scene PNGs, one mask PNG per object, <c>annotations.json</c>.</param>
     public static ExportedAnnotations Export(ISceneDataset dataset, string split, int count, string outDir, bool overwrite = false)
     {
         if (count < 1) throw new ArgumentException($"count must be ≥ 1; got {count}.");

@@ -9,6 +9,7 @@ public sealed class SplitMix64
 {
     ulong _state;
 
+    /// <summary>A generator whose state starts at <paramref name="seed"/>.</summary>
     public SplitMix64(ulong seed) => _state = seed;
 
     /// <summary>A generator whose seed mixes several keys (e.g. dataset seed, split, scene index), so that nearby keys give unrelated streams.</summary>
@@ -27,6 +28,7 @@ public sealed class SplitMix64
         return z ^ (z >> 31);
     }
 
+    /// <summary>The next 64 random bits: advances the state by the golden-ratio increment 0x9E3779B97F4A7C15 and mixes it.</summary>
     public ulong NextUInt64() => Mix(_state += 0x9E3779B97F4A7C15UL);
 
     /// <summary>Uniform in [0,1) with 53 random bits.</summary>

@@ -55,11 +55,17 @@ public sealed class Voc07Dataset : ISceneDataset
 
     /// <summary>The <c>VOC2007</c> folder in use.</summary>
     public string Directory { get; }
+    /// <summary>The VOC2007 image set, e.g. <c>test</c> (a file of <c>ImageSets/Main/</c>).</summary>
     public string Split { get; }
+    /// <summary>Registry name <c>voc07-SPLIT</c>.</summary>
     public string Name => $"voc07-{Split}";
+    /// <summary>The 20 VOC classes in the usual alphabetical order.</summary>
     public IReadOnlyList<string> ClassNames => Classes;
+    /// <summary>Always true: a VOC image carries every class it shows.</summary>
     public bool MultiLabel => true;
+    /// <summary>Number of image ids in the split file.</summary>
     public int Count => _ids.Length;
+    /// <summary>The image ids of the split in file order (index = scene index).</summary>
     public IReadOnlyList<string> Ids => _ids;
 
     static string ResolveVoc2007(string root)

@@ -9,6 +9,10 @@ namespace XaiLab.Imaging.Models;
 /// <param name="Value">The metric in [0,1].</param>
 /// <param name="Images">Number of scenes evaluated.</param>
 /// <param name="PerClass">Per class: accuracy among scenes of that class (single-label) or average precision (multi-label); NaN where a class never occurs.</param>
+/// <param name="Model">The model's registry name.</param>
+/// <param name="Dataset">The dataset's registry name.</param>
+/// <param name="Split">The split evaluated (e.g. test).</param>
+/// <param name="Duration">Wall time of the evaluation.</param>
 public sealed record EvaluationResult(string Model, string Dataset, string Split, string Metric, double Value, int Images, IReadOnlyList<double> PerClass, TimeSpan Duration);
 
 /// <summary>
@@ -18,6 +22,7 @@ public sealed record EvaluationResult(string Model, string Dataset, string Split
 /// </summary>
 public sealed record MarkerEffect(string Model, int MarkerClass, int Images, double WithMarker, double WithoutMarker)
 {
+    /// <summary>The marker's effect, <see cref="WithMarker"/> − <see cref="WithoutMarker"/> (a fraction of scenes; ≈ 0 for a model that ignores it).</summary>
     public double Increase => WithMarker - WithoutMarker;
 }
 

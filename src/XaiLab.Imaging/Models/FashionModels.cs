@@ -21,13 +21,22 @@ public enum FashionArchitecture
 /// </summary>
 /// <param name="HeldOut">Accuracy or mAP on <c>DATASET/test</c> (2000 scenes), or null if not measured.</param>
 /// <param name="Note">Extra held-out finding shown with the metric (e.g. the biased model's marker effect).</param>
+/// <param name="Name">Registry name, e.g. <c>fashion-cnn</c>.</param>
+/// <param name="Architecture">The network family (plain CNN or small ResNet).</param>
+/// <param name="Data">The Fashion-scene variant it is trained and evaluated on.</param>
 public sealed record FashionModelSpec(string Name, FashionArchitecture Architecture, FashionSceneKind Data, double? HeldOut, string? Note = null)
 {
+    /// <summary>Registry name of the dataset variant the model was trained on.</summary>
     public string Dataset => FashionScenes.NameOf(Data);
+    /// <summary>True for a multi-label (sigmoid) model.</summary>
     public bool MultiLabel => Data == FashionSceneKind.MultiLabel;
+    /// <summary>"multi-label" or "single-label", as <see cref="ModelEntry.Task"/> spells it.</summary>
     public string Task => MultiLabel ? "multi-label" : "single-label";
+    /// <summary>The held-out metric: mAP for multi-label models, accuracy otherwise.</summary>
     public string MetricName => MultiLabel ? "mAP" : "accuracy";
+    /// <summary>Path of the weights below <c>assets/</c>: <c>models/NAME.dat</c>.</summary>
     public string WeightsFile => $"models/{Name}.dat";
+    /// <summary>The held-out figure in words (metric, value, dataset/test, note), or null when none was measured.</summary>
     public string? HeldOutText => HeldOut is { } v ? $"{MetricName} {v:0.000} on {Dataset}/test (2000 scenes)" + (Note is null ? "" : $"; {Note}") : null;
 }
 
@@ -42,12 +51,14 @@ public static class FashionModels
     public static readonly float[] Mean = { 0.50f, 0.47f, 0.45f };
     /// <summary>Per-channel standard deviation of Fashion-scene pixels.</summary>
     public static readonly float[] Std = { 0.18f, 0.18f, 0.18f };
+    /// <summary>Side in pixels of the square input of every Fashion-scene model (128).</summary>
     public const int InputSide = 128;
+    /// <summary>How to train a missing model, shown when its weights are absent.</summary>
     public const string TrainHint = "data-scripts/train-models.sh (or: xailab train --model NAME)";
 
     /// <summary>
     /// The registered models with their held-out figures on the 2000-scene test split. The committed weights were trained
-    /// on the lent H200 by <c>scripts/gpu-check.sh</c> / <c>xailab train --device cuda</c> (logs in data-scripts/logs/gpu/);
+    /// on the lent H200 by <c>scripts/gpu-check.sh</c> / <c>xailab train classifier --device cuda</c> (logs in data-scripts/logs/gpu/);
     /// <c>data-scripts/train-models.sh</c> retrains them on a CPU (logs of such a run in data-scripts/logs/).
     /// </summary>
     public static readonly IReadOnlyList<FashionModelSpec> All = new[]
@@ -64,7 +75,7 @@ public static class FashionModels
         All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown Fashion model '{name}'. Known: {string.Join(", ", All.Select(s => s.Name))}.");
 
-    /// <summary>A freshly initialised network of <paramref name="spec"/>'s architecture with <paramref name="numClasses"/> outputs.</summary>
+    /// <summary>A freshly initialised network of architecture <paramref name="architecture"/> with <paramref name="numClasses"/> outputs.</summary>
     public static nn.Module<Tensor, Tensor> Build(FashionArchitecture architecture, int numClasses = 10)
     {
         Devices.EnsureNativeLoaded();

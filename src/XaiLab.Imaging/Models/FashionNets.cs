@@ -19,6 +19,7 @@ public sealed class FashionCnn : Module<Tensor, Tensor>
     readonly Sequential features;
     readonly Linear head;
 
+    /// <summary>A FashionCnn with <paramref name="numClasses"/> logits and base width <paramref name="width"/> (channels w, 4w/3, 8w/3, 16w/3).</summary>
     public FashionCnn(int numClasses, int width = 24) : base("FashionCnn")
     {
         if (numClasses < 1) throw new ArgumentException($"numClasses must be ≥ 1; got {numClasses}.");
@@ -39,6 +40,7 @@ public sealed class FashionCnn : Module<Tensor, Tensor>
     static Sequential Block(int cin, int cout) => Sequential(
         ("conv", Conv2d(cin, cout, 3, padding: 1, bias: false)), ("bn", BatchNorm2d(cout)), ("relu", ReLU()));
 
+    /// <summary>Logits <c>[N,K]</c> of normalised images <c>[N,3,H,W]</c>: trunk, global max pool, linear head.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -57,6 +59,7 @@ public sealed class ResidualBlock : Module<Tensor, Tensor>
     readonly BatchNorm2d bn1, bn2;
     readonly Sequential? shortcut;
 
+    /// <summary>A block from <paramref name="cin"/> to <paramref name="cout"/> channels; <paramref name="stride"/> 2 halves the spatial size (the shortcut is then a 1×1/2 projection).</summary>
     public ResidualBlock(int cin, int cout, int stride) : base("ResidualBlock")
     {
         conv1 = Conv2d(cin, cout, 3, stride: stride, padding: 1, bias: false);
@@ -68,6 +71,7 @@ public sealed class ResidualBlock : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary><c>[N,cin,H,W]</c> → <c>[N,cout,H/stride,W/stride]</c>: ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x)).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -89,6 +93,7 @@ public sealed class FashionResNet : Module<Tensor, Tensor>
     readonly Sequential stem, features;
     readonly Linear head;
 
+    /// <summary>A FashionResNet with <paramref name="numClasses"/> logits and base width <paramref name="width"/> (channels w, 2w, 4w, 6w).</summary>
     public FashionResNet(int numClasses, int width = 16) : base("FashionResNet")
     {
         if (numClasses < 1) throw new ArgumentException($"numClasses must be ≥ 1; got {numClasses}.");
@@ -105,6 +110,7 @@ public sealed class FashionResNet : Module<Tensor, Tensor>
     /// <summary>The residual trunk after the stem, <c>[N,w,H/4,W/4] → [N,6w,H/16,W/16]</c>.</summary>
     public Module<Tensor, Tensor> Features => features;
 
+    /// <summary>Logits <c>[N,K]</c> of normalised images <c>[N,3,H,W]</c>: stem, residual trunk, global max pool, linear head.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -71,6 +71,17 @@ public sealed record HeadFit(double L2, double TrainLoss, double TrainAccuracy, 
 /// <param name="HeadSeconds">Wall time of the L2 sweep and the head fits.</param>
 /// <param name="Test">Accuracy of backbone + head on the test scenes (argmax against the scene's label), with per-class accuracies.</param>
 /// <param name="ForwardBackwardMsPerImage">CPU time per image of one forward+backward (gradient w.r.t. the input) of the whole model on a batch of 14 128×128 scenes, the ablation-path workload.</param>
+/// <param name="Model">Registry name, <c>fashion-resnet18</c>.</param>
+/// <param name="Backbone">Where the frozen backbone came from (the ONNX file of the NuGet package).</param>
+/// <param name="BackboneSide">Side in pixels the backbone saw (scenes upsampled above 128).</param>
+/// <param name="Options">The options of the run.</param>
+/// <param name="Sweep">One fit per L2 strength of the grid, in grid order.</param>
+/// <param name="ChosenL2">The L2 strength with the best validation accuracy; the saved head was fitted with it.</param>
+/// <param name="TotalSeconds">Wall time of the whole run.</param>
+/// <param name="Threads">torch intra-op threads during the run.</param>
+/// <param name="Load">The machine's load averages at the end (for reading the timings).</param>
+/// <param name="HeadBytes">Size of the written head file in bytes.</param>
+/// <param name="HeadPath">Full path of the written head file.</param>
 public sealed record FashionResNet18TrainingResult(string Model, string Backbone, int BackboneSide, FashionResNet18Options Options,
     IReadOnlyList<HeadFit> Sweep, double ChosenL2, EvaluationResult Test, double FeatureSeconds, double HeadSeconds, double TotalSeconds,
     double ForwardBackwardMsPerImage, int Threads, string Load, long HeadBytes, string HeadPath);
@@ -107,11 +118,13 @@ public sealed record FashionResNet18TrainingResult(string Model, string Backbone
 /// </summary>
 public static class FashionResNet18
 {
+    /// <summary>Registry name of the model.</summary>
     public const string Name = "fashion-resnet18";
     /// <summary>The head, relative to the assets folder.</summary>
     public const string HeadFile = "models/fashion-resnet18-head.dat";
     /// <summary>Input side of the model (the Fashion scenes' size).</summary>
     public const int InputSide = 128;
+    /// <summary>How to train a missing head, shown when its file is absent.</summary>
     public const string TrainHint = "data-scripts/train-resnet18-head.sh (or: xailab train-resnet18)";
 
     /// <summary>
@@ -364,7 +377,7 @@ public static class FashionResNet18
 
     /// <summary>
     /// Milliseconds per image of one forward + backward pass (gradient of the summed target-class logits with respect to
-    /// the input images) on <paramref name="batch"/> scenes — the workload of an ablation-path step. Median of
+    /// the input images) on the scenes <paramref name="images"/> <c>[B,3,H,W]</c> — the workload of an ablation-path step. Median of
     /// <paramref name="repeats"/> runs after one warm-up.
     /// </summary>
     public static double ForwardBackwardMsPerImage(Classifier model, Tensor images, int repeats = 3)
@@ -390,6 +403,9 @@ public static class FashionResNet18
     /// JSON record beside it. Needs the full Fashion-MNIST for the train/val scenes.
     /// </summary>
     /// <param name="log">Receives progress lines.</param>
+    /// <param name="options">Scene counts, backbone side, steps, L2 grid, seed, threads, feature cache; default <see cref="FashionResNet18Options"/>' defaults.</param>
+    /// <param name="headPath">Where the head is written (default <c>assets/models/fashion-resnet18-head.dat</c>).</param>
+    /// <param name="onnxPath">The backbone's ONNX file (default: from the NuGet package cache, see <see cref="ResNet18Onnx"/>).</param>
     public static FashionResNet18TrainingResult Train(FashionResNet18Options? options = null, Action<string>? log = null, string? headPath = null, string? onnxPath = null)
     {
         var o = options ?? new FashionResNet18Options();

@@ -26,6 +26,7 @@ public static class PretrainedModels
     public static readonly float[] CaffeStd = { 1 / 255f, 1 / 255f, 1 / 255f };
     /// <summary>TorchVision ImageNet normalisation.</summary>
     public static readonly float[] ImageNetMean = { 0.485f, 0.456f, 0.406f };
+    /// <summary>TorchVision ImageNet per-channel standard deviation (R,G,B), for images in [0,1].</summary>
     public static readonly float[] ImageNetStd = { 0.229f, 0.224f, 0.225f };
 
     /// <summary>The weight file <c>models/{stem}.pth</c> or <c>.safetensors</c> under a data root, or null.</summary>

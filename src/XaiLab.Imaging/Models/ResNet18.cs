@@ -29,6 +29,7 @@ public sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
     readonly int _stride;
     readonly ResNetPadding _padding;
 
+    /// <summary>A block from <paramref name="inChannels"/> to <paramref name="outChannels"/>; <paramref name="stride"/> 2 halves the spatial size (shortcut: 1×1/2 conv + BN); <paramref name="padding"/> picks the padding convention of stride-2 layers.</summary>
     public ResNetBasicBlock(int inChannels, int outChannels, int stride, ResNetPadding padding) : base("BasicBlock")
     {
         _stride = stride; _padding = padding;
@@ -45,6 +46,7 @@ public sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary><c>[N,in,H,W]</c> → <c>[N,out,H/stride,W/stride]</c>: ReLU(bn2(conv2(ReLU(bn1(conv1(x))))) + shortcut(x)).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -121,6 +123,7 @@ public sealed class ResNet18Backbone : nn.Module<Tensor, Tensor>
 
     /// <summary>Blocks in each of the four stages.</summary>
     public int[] BlocksPerStage { get; }
+    /// <summary>The padding convention of the stride-2 layers (PyTorch's symmetric one or CNTK's asymmetric one).</summary>
     public ResNetPadding Padding { get; }
 
     /// <param name="x">Normalised images <c>[N,3,H,W]</c> (H, W ≥ 32).</param>
@@ -175,8 +178,11 @@ public sealed class ResNet18Classifier : nn.Module<Tensor, Tensor>
         register_module("head", head);
     }
 
+    /// <summary>The ResNet18 trunk: normalised images <c>[N,3,H,W]</c> → features <c>[N,512]</c>.</summary>
     public ResNet18Backbone Backbone => backbone;
+    /// <summary>The linear head, 512 features → <see cref="NumClasses"/> logits.</summary>
     public Linear Head => head;
+    /// <summary>Number of classes, the head's output width.</summary>
     public int NumClasses => (int)head.weight!.shape[0];
 
     /// <summary>True while the backbone is frozen (see <see cref="FreezeBackbone"/>).</summary>

@@ -15,6 +15,7 @@ public sealed class ResNetBottleneck : nn.Module<Tensor, Tensor>
     readonly BatchNorm2d bn1, bn2, bn3;
     readonly Sequential? downsample;
 
+    /// <summary>A block from <paramref name="inChannels"/> to 4·<paramref name="width"/> channels (3×3 conv at <paramref name="width"/>); <paramref name="stride"/> 2 halves the size, on the first 1×1 conv when <paramref name="strideOnFirstConv"/> (Caffe), else on the 3×3 conv (TorchVision v1.5).</summary>
     public ResNetBottleneck(int inChannels, int width, int stride, bool strideOnFirstConv) : base("Bottleneck")
     {
         int outC = width * 4;
@@ -34,6 +35,7 @@ public sealed class ResNetBottleneck : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary><c>[N,in,H,W]</c> → <c>[N,4·width,H/stride,W/stride]</c>: ReLU(bottleneck(x) + shortcut(x)).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -90,9 +92,12 @@ public sealed class ResNet50 : nn.Module<Tensor, Tensor>
         register_module("fc", fc);
     }
 
+    /// <summary>Outputs of <c>fc</c> (1000 ImageNet, 20 VOC, 80 COCO).</summary>
     public int NumClasses { get; }
+    /// <summary>True for the Caffe variant (stride on the first 1×1 conv, biased stem conv, ceil-mode max pool without padding).</summary>
     public bool Caffe { get; }
 
+    /// <summary>Logits <c>[N,NumClasses]</c> of normalised images <c>[N,3,H,W]</c>.</summary>
     public override Tensor forward(Tensor x)
     {
         if (x.dim() != 4 || x.shape[1] != 3)

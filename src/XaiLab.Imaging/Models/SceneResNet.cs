@@ -90,7 +90,7 @@ public static class SceneModels
 
     /// <summary>
     /// The registered 224-px models. <c>fashion-resnet-224</c> has no committed weights yet (HeldOut null): it is registered
-    /// so that <c>xailab train</c>, <c>models list</c> and <c>models eval</c> know it, and becomes usable once trained.
+    /// so that <c>xailab train classifier</c>, <c>models list</c> and <c>models eval</c> know it, and becomes usable once trained.
     /// </summary>
     public static readonly IReadOnlyList<SceneModelSpec> All = new[]
     {
@@ -182,6 +182,8 @@ public static class SceneTraining
     /// <param name="log">One line per progress report.</param>
     /// <param name="weightsPath">Default <c>assets/models/NAME.dat</c>.</param>
     /// <param name="trainItems">Item pool of the train/val splits; default the full Fashion-MNIST training set.</param>
+    /// <param name="spec">The 224-px model to train (architecture, dataset, weights file).</param>
+    /// <param name="options">The schedule (epochs, scenes, batch, learning rate, seed, device); default <see cref="FashionTrainingOptions"/>' defaults.</param>
     public static SceneTrainingResult Train(SceneModelSpec spec, FashionTrainingOptions? options = null, Action<string>? log = null, string? weightsPath = null,
         FashionItems? trainItems = null)
     {

@@ -57,6 +57,9 @@ public static class StateDicts
     /// </summary>
     /// <param name="source">Names the file in messages.</param>
     /// <exception cref="InvalidDataException">A missing, unexpected or wrongly shaped entry; the message names the file and the entries.</exception>
+    /// <param name="module">The module whose parameters and buffers are overwritten.</param>
+    /// <param name="state">Tensors by state-dict name (e.g. <c>layer1.0.conv1.weight</c>).</param>
+    /// <param name="strict">Whether entries the module lacks are errors (else they are ignored).</param>
     public static void LoadInto(nn.Module module, IReadOnlyDictionary<string, Tensor> state, string source, bool strict = true)
     {
         var target = module.state_dict();

@@ -13,10 +13,15 @@ namespace XaiLab.Imaging.Models;
 /// </summary>
 public sealed record FashionTrainingOptions
 {
+    /// <summary>Training epochs, each over <see cref="ScenesPerEpoch"/> fresh scenes. Default 3.</summary>
     public int Epochs { get; init; } = 3;
+    /// <summary>Fresh training scenes per epoch (no scene is seen twice). Default 8000.</summary>
     public int ScenesPerEpoch { get; init; } = 8000;
+    /// <summary>Scenes per optimisation step (≥ 2, batch norm needs it). Default 32.</summary>
     public int BatchSize { get; init; } = 32;
+    /// <summary>Peak AdamW learning rate, decayed by a cosine to 0 over all steps. Default 0.002.</summary>
     public double LearningRate { get; init; } = 2e-3;
+    /// <summary>AdamW decoupled weight decay. Default 1e-4.</summary>
     public double WeightDecay { get; init; } = 1e-4;
     /// <summary>Seeds the weight initialisation (torch.manual_seed) and the batch order.</summary>
     public ulong Seed { get; init; }
@@ -33,6 +38,8 @@ public sealed record FashionTrainingOptions
     /// <summary>Device to train on: <c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>. Scenes are rendered on the CPU either way.</summary>
     public string? Device { get; init; }
 
+    /// <summary>Checks the schedule (Epochs ≥ 1, BatchSize ≥ 2, ScenesPerEpoch ≥ BatchSize, LearningRate &gt; 0).</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
     public void Validate()
     {
         if (Epochs < 1 || ScenesPerEpoch < BatchSize || BatchSize < 2) throw new ArgumentException($"Need Epochs ≥ 1, BatchSize ≥ 2 and ScenesPerEpoch ≥ BatchSize; got {Epochs}, {BatchSize}, {ScenesPerEpoch}.");
@@ -54,6 +61,8 @@ public static class FashionTraining
     /// <param name="log">Receives one line per progress report (epoch summaries, periodic loss).</param>
     /// <param name="weightsPath">Default: <c>assets/models/NAME.dat</c>.</param>
     /// <param name="trainItems">Item pool of the train/val splits; default the full Fashion-MNIST training set (<see cref="FashionItems.Train"/>).</param>
+    /// <param name="spec">The Fashion model to train (architecture, dataset variant, weights file).</param>
+    /// <param name="options">The schedule (epochs, scenes, batch, learning rate, seed, device); default <see cref="FashionTrainingOptions"/>' defaults.</param>
     public static FashionTrainingResult Train(FashionModelSpec spec, FashionTrainingOptions? options = null, Action<string>? log = null, string? weightsPath = null,
         FashionItems? trainItems = null)
     {
@@ -107,6 +116,12 @@ public static class FashionTraining
     /// (multi-label); the validation metric after each epoch. The network is left in eval mode.
     /// </summary>
     /// <param name="batch">Renders the images <c>[n,3,H,W]</c> and targets of the given scene indices.</param>
+    /// <param name="classifier">The model; its network is trained in place.</param>
+    /// <param name="multiLabel">Per-class BCE on sigmoid outputs (true) or cross-entropy (false).</param>
+    /// <param name="val">The validation split, evaluated after each epoch.</param>
+    /// <param name="o">The schedule.</param>
+    /// <param name="device">The device the network trains on (batches are moved to it).</param>
+    /// <param name="log">Receives one line per progress report.</param>
     internal static List<EpochLog> Fit(Classifier classifier, Func<IReadOnlyList<int>, (Tensor Images, Tensor Targets)> batch, bool multiLabel,
         ISceneDataset val, FashionTrainingOptions o, Device device, Action<string> log)
     {

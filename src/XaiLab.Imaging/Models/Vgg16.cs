@@ -52,9 +52,12 @@ public sealed class Vgg16 : nn.Module<Tensor, Tensor>
         register_module("classifier", classifier);
     }
 
+    /// <summary>Outputs of the last linear layer (1000 ImageNet, 20 VOC, 80 COCO).</summary>
     public int NumClasses { get; }
+    /// <summary>True where the max pools round up (Caffe's ceil mode), as in the Caffe-converted weights.</summary>
     public bool CaffeMaxPool { get; }
 
+    /// <summary>Logits <c>[N,NumClasses]</c> of normalised images <c>[N,3,H,W]</c>: 13 convs + 5 max pools, 7×7 adaptive average pool, three linear layers.</summary>
     public override Tensor forward(Tensor x)
     {
         if (x.dim() != 4 || x.shape[1] != 3)

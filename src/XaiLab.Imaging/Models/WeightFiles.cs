@@ -33,6 +33,8 @@ internal static class WeightFiles
     /// <param name="shapeHint">Extra words when a tensor's shape differs (e.g. the class counts), or null.</param>
     /// <param name="retrainHint">How to make the file again, appended to truncation errors, or null.</param>
     /// <exception cref="InvalidDataException">The file does not fit the network; the message names the file and what differs.</exception>
+    /// <param name="path">The weights file, named in messages.</param>
+    /// <param name="model">The model's name, in messages.</param>
     public static void CheckHeaders(IReadOnlyDictionary<string, Tensor> expected, string path, string model, Func<Tensor, ScalarType> storedAs,
         Func<string, long[], Tensor, string>? shapeHint = null, string? retrainHint = null)
     {

@@ -13,6 +13,7 @@ public sealed class Colormap
 
     Colormap(string name, float[,] anchors) { Name = name; _anchors = anchors; }
 
+    /// <summary>The map's name as <see cref="ByName"/> accepts it (viridis, inferno, diverging, gray).</summary>
     public string Name { get; }
 
     /// <summary>viridis (matplotlib's default): dark blue → green → yellow. Good for saliency (larger = brighter).</summary>
@@ -106,6 +107,7 @@ public sealed class Colormap
     /// </summary>
     /// <param name="image"><c>[3,H,W]</c> (or <c>[1,H,W]</c>) in [0,1].</param>
     /// <param name="map"><c>[h,w]</c>, any range (normalised to its min..max).</param>
+    /// <param name="alpha">Opacity α of the coloured map in [0,1].</param>
     public Tensor Overlay(Tensor image, Tensor map, double alpha = 0.5)
     {
         if (image.dim() != 3) throw new ArgumentException($"Overlay expects an image [C,H,W]; got [{string.Join(",", image.shape)}].");

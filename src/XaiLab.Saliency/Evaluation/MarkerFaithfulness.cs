@@ -23,6 +23,7 @@ public sealed record MarkerFaithfulnessOptions
     public double ScoreDropThreshold { get; init; } = 0.1;
     /// <summary>… or when removing it changes the top-1 prediction; default true.</summary>
     public bool CountPredictionChange { get; init; } = true;
+    /// <summary>How the marker is removed to test the model's reliance on it; default <see cref="MarkerRemoval.FillMean"/>.</summary>
     public MarkerRemoval Removal { get; init; } = MarkerRemoval.FillMean;
     /// <summary>σ (pixels) for <see cref="MarkerRemoval.Blur"/>; default 10.</summary>
     public double BlurSigma { get; init; } = 10;
@@ -52,6 +53,7 @@ public sealed record MarkerFaithfulnessResult(string Method, int Scenes, int Rel
 /// </summary>
 public static class MarkerFaithfulness
 {
+    /// <summary>Runs the check on every case: removes the marker, decides reliance (score drop or prediction change), and where the model relies on it, explains the class with <paramref name="method"/> and tests whether the map's argmax points at the marker.</summary>
     public static MarkerFaithfulnessResult Evaluate(Classifier model, ISaliencyMethod method, IEnumerable<MarkerCase> cases, MarkerFaithfulnessOptions? options = null)
     {
         var o = options ?? new MarkerFaithfulnessOptions();

@@ -12,7 +12,7 @@ public sealed record MethodTiming(string Method, int Images, double MeanSeconds,
 /// <summary>Timings of several methods on one model and the machine they ran on.</summary>
 public sealed record MethodBenchmarkResult(string Model, int Height, int Width, string Device, int Cores, int TorchThreads, IReadOnlyList<MethodTiming> Timings);
 
-/// <summary>Measures the per-image time of saliency methods (<c>xailab bench-methods</c>).</summary>
+/// <summary>Measures the per-image time of saliency methods (<c>xailab bench methods</c>).</summary>
 public static class MethodBenchmark
 {
     /// <summary>

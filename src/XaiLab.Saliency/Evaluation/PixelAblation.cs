@@ -52,6 +52,7 @@ public sealed record PixelAblationResult(AblationMode Mode, double[] T, double[]
 /// </summary>
 public static class PixelAblation
 {
+    /// <summary>The insertion or deletion curve (per <paramref name="mode"/>) of <paramref name="saliency"/> for class <paramref name="classIndex"/> of <paramref name="image"/> <c>[C,H,W]</c>, and its AUC (Eq 2.3/2.4).</summary>
     public static PixelAblationResult Evaluate(Classifier model, Tensor image, SaliencyMap saliency, int classIndex, AblationMode mode, PixelAblationOptions? options = null)
     {
         using var scope = NewDisposeScope();
@@ -59,6 +60,11 @@ public static class PixelAblation
     }
 
     /// <param name="saliency">Saliency <c>[H,W]</c> at image resolution; larger = more salient.</param>
+    /// <param name="model">The classifier; F is its activated score of <paramref name="classIndex"/>.</param>
+    /// <param name="image">The image <c>[C,H,W]</c> in [0,1].</param>
+    /// <param name="classIndex">The explained class.</param>
+    /// <param name="mode">Insertion (pixels enter the baseline) or deletion (pixels are replaced by it).</param>
+    /// <param name="options">Steps S, baseline and batch size; default <see cref="PixelAblationOptions"/>' defaults.</param>
     public static PixelAblationResult Evaluate(Classifier model, Tensor image, Tensor saliency, int classIndex, AblationMode mode, PixelAblationOptions? options = null)
     {
         var o = options ?? new PixelAblationOptions();

@@ -5,7 +5,15 @@ using static TorchSharp.torch;
 namespace XaiLab.Saliency.Evaluation;
 
 /// <summary>The result of one pointing trial. Values as TorchRay: +1 hit, −1 miss, 0 skipped.</summary>
-public enum PointingOutcome { Miss = -1, Skip = 0, Hit = 1 }
+public enum PointingOutcome
+{
+    /// <summary>No pixel of the class lies within the tolerance of the map's maximum.</summary>
+    Miss = -1,
+    /// <summary>Not counted: the class is absent, or all its objects are "difficult".</summary>
+    Skip = 0,
+    /// <summary>A pixel of the class lies strictly within the tolerance (15 px) of the map's maximum.</summary>
+    Hit = 1,
+}
 
 /// <summary>
 /// The pointing game (Zhang et al. 2016; thesis §1.2.4B, §2.7.3) with TorchRay's protocol: the saliency map is resized
@@ -93,6 +101,7 @@ public static class PointingGame
 /// </summary>
 public sealed class PointingGameScore
 {
+    /// <summary>Empty counts for <paramref name="numClasses"/> classes.</summary>
     public PointingGameScore(int numClasses)
     {
         if (numClasses <= 0) throw new ArgumentOutOfRangeException(nameof(numClasses), $"Pointing game: need at least one class; got {numClasses}.");
@@ -100,10 +109,14 @@ public sealed class PointingGameScore
         Misses = new long[numClasses];
     }
 
+    /// <summary>Hits per class.</summary>
     public long[] Hits { get; }
+    /// <summary>Misses per class.</summary>
     public long[] Misses { get; }
+    /// <summary>Number of classes counted.</summary>
     public int NumClasses => Hits.Length;
 
+    /// <summary>Counts one trial of class <paramref name="classIndex"/>; <see cref="PointingOutcome.Skip"/> counts nothing.</summary>
     public void Add(int classIndex, PointingOutcome outcome)
     {
         if (classIndex < 0 || classIndex >= NumClasses) throw new ArgumentOutOfRangeException(nameof(classIndex), $"Pointing game: class {classIndex} outside 0..{NumClasses - 1}.");

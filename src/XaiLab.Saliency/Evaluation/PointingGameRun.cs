@@ -75,6 +75,7 @@ public readonly record struct PointingGameShard
     /// <summary>Whether scene <paramref name="sceneId"/> belongs to this shard.</summary>
     public bool Owns(string sceneId) => Of(sceneId, Count) == Index;
 
+    /// <summary>The shard as "K/N", as <c>--shard</c> takes it.</summary>
     public override string ToString() => $"{Index}/{Count}";
 }
 
@@ -92,7 +93,9 @@ public sealed record ResultsFileContent(IReadOnlyList<PointingImageResult> Resul
 /// </summary>
 public static class PointingGameRun
 {
+    /// <summary>File name of the per-image results, one JSON line per (image, method), appended as they finish.</summary>
     public const string ResultsFile = "results.jsonl";
+    /// <summary>File name of the run identity (dataset, split, model, methods, tolerance, shard), checked on resume.</summary>
     public const string RunFile = "run.json";
 
     /// <summary>

@@ -39,6 +39,9 @@ public sealed record PointingImageResult(
 /// <param name="Classes">Classes with at least one counted trial.</param>
 /// <param name="Trials">Counted trials (hits + misses).</param>
 /// <param name="Parameters">The method's options.</param>
+/// <param name="Method">The method's name.</param>
+/// <param name="Subset">"all" or "difficult".</param>
+/// <param name="Hits">Counted hits.</param>
 public sealed record PointingSummaryRow(string Method, string Subset, double TorchRayAccuracy, double PresentClassAccuracy,
     int Images, int Classes, long Hits, long Trials, string Parameters);
 
@@ -83,7 +86,9 @@ public sealed record PointingGameRunOptions
 /// </summary>
 public sealed class PointingGameRunner
 {
+    /// <summary>File name of the per-image results (<see cref="PointingGameRun.ResultsFile"/>).</summary>
     public const string ResultsFile = PointingGameRun.ResultsFile;
+    /// <summary>File name of the run identity (<see cref="PointingGameRun.RunFile"/>).</summary>
     public const string RunFile = PointingGameRun.RunFile;
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
@@ -115,6 +120,7 @@ public sealed class PointingGameRunner
 
     /// <summary>Images of the dataset this run covers (all shards together).</summary>
     public int ImagesPlanned => _run.ImagesPlanned;
+    /// <summary>Full path of this run's <c>results.jsonl</c>.</summary>
     public string ResultsPath => Path.Combine(_outDir, ResultsFile);
     /// <summary>The run identity this runner writes to <c>run.json</c> (the methods of this invocation only).</summary>
     public PointingGameRunDescription Description => _run;
@@ -127,6 +133,8 @@ public sealed class PointingGameRunner
     /// <param name="note">Receives one line for each repair made to the folder (a last line cut short by an interrupted write).</param>
     /// <exception cref="InvalidOperationException">The folder holds another run; nothing was changed.</exception>
     /// <exception cref="InvalidDataException">A damaged line or run.json; nothing was changed.</exception>
+    /// <param name="cancellation">Stops after the current (image, method) pair; finished lines stay on disk and a rerun resumes.</param>
+    /// <param name="progress">Receives one report per finished (or already done) pair.</param>
     public PointingGameSummary Run(CancellationToken cancellation = default, Action<PointingGameProgress>? progress = null, Action<string>? note = null)
     {
         if (File.Exists(_outDir)) throw new InvalidOperationException($"Output folder '{_outDir}' is a file; give a folder.");
@@ -324,6 +332,7 @@ public sealed class PointingGameRunner
     /// <summary>Reads <c>results.jsonl</c> (missing file = no results); see <see cref="PointingGameRun.ReadResultsFile"/>.</summary>
     /// <param name="repair">Cut a last line left unfinished by an interrupted write off the file (and end a complete last line with its newline).</param>
     /// <exception cref="InvalidDataException">A damaged line (any line that is complete but not a valid result); the message names it.</exception>
+    /// <param name="path">The <c>results.jsonl</c> file.</param>
     public static IReadOnlyList<PointingImageResult> ReadResults(string path, bool repair = false)
     {
         var file = PointingGameRun.ReadResultsFile(path);

@@ -16,6 +16,7 @@ public enum RandomisationMode
 /// <summary>Options of <see cref="SanityCheck.ModelRandomisation"/>.</summary>
 public sealed record ModelRandomisationOptions
 {
+    /// <summary>Cascading (layers randomised from the top, one more per stage) or all at once; default cascading.</summary>
     public RandomisationMode Mode { get; init; } = RandomisationMode.Cascading;
     /// <summary>Seed of the new weights; default 0.</summary>
     public long Seed { get; init; }
@@ -24,6 +25,7 @@ public sealed record ModelRandomisationOptions
 /// <summary>One stage: the layers randomised so far and the rank correlations of the new saliency with the original.</summary>
 /// <param name="Spearman">Spearman correlation of the signed maps.</param>
 /// <param name="SpearmanAbs">Spearman correlation of the absolute maps (Adebayo et al. report both).</param>
+/// <param name="RandomisedLayers">Names of the layers re-initialised so far.</param>
 public sealed record RandomisationStage(IReadOnlyList<string> RandomisedLayers, double Spearman, double SpearmanAbs);
 
 /// <summary>The model-randomisation test's result; the model's weights are restored afterwards.</summary>

@@ -26,7 +26,9 @@ public sealed record GradCamOptions
 /// </summary>
 public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
 {
+    /// <summary>The layer whose activations are used and the explained output (logit by default).</summary>
     public GradCamOptions Options { get; } = options ?? new GradCamOptions();
+    /// <summary>Registry name <c>grad-cam</c>.</summary>
     public string Name => "grad-cam";
 
     /// <summary>The names of <paramref name="network"/>'s submodules (the root, named "", excluded).</summary>
@@ -44,6 +46,8 @@ public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
         throw new ArgumentException($"grad-cam: unknown layer '{name}'. Layers: {string.Join(", ", LayerNames(network))}.");
     }
 
+    /// <summary>The Grad-CAM map <c>ReLU(Σ_k α_k A_k)</c> <c>[h,w]</c> of class <paramref name="classIndex"/> for <paramref name="image"/> <c>[C,H,W]</c>, at the layer's resolution.</summary>
+    /// <exception cref="ArgumentException">The layer named in the options does not exist in the model.</exception>
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
     {
         using var scope = NewDisposeScope();

@@ -39,9 +39,12 @@ public sealed record GradientOptions
 /// </summary>
 public sealed class GradientMethod(GradientOptions? options = null) : ISaliencyMethod
 {
+    /// <summary>Channel reduction, smoothing (σ as a fraction of max(H,W)) and the explained output.</summary>
     public GradientOptions Options { get; } = options ?? new GradientOptions();
+    /// <summary>Registry name <c>gradient</c>.</summary>
     public string Name => "gradient";
 
+    /// <summary>The gradient map <c>[H,W]</c> of class <paramref name="classIndex"/> for <paramref name="image"/> <c>[C,H,W]</c> (one backward pass).</summary>
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
     {
         using var scope = NewDisposeScope();
@@ -80,9 +83,12 @@ public sealed record CentreOptions;
 /// </summary>
 public sealed class CentreMethod : ISaliencyMethod
 {
+    /// <summary>Registry name <c>centre</c>.</summary>
     public string Name => "centre";
+    /// <summary>No options (an empty record, so that the registry treats every method alike).</summary>
     public CentreOptions Options { get; } = new();
 
+    /// <summary>The centre bump <c>[H,W]</c> for the image size; the model, the image content and the class are ignored.</summary>
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
     {
         using var scope = NewDisposeScope();

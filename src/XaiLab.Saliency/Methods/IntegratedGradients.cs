@@ -50,7 +50,9 @@ public sealed record IntegratedGradientsOptions
 /// </summary>
 public sealed class IntegratedGradients(IntegratedGradientsOptions? options = null) : ISaliencyMethod
 {
+    /// <summary>Baseline, steps m, quadrature rule, batch size and explained output (score by default).</summary>
     public IntegratedGradientsOptions Options { get; } = options ?? new IntegratedGradientsOptions();
+    /// <summary>Registry name <c>integrated-gradients</c>.</summary>
     public string Name => "integrated-gradients";
 
     /// <summary>The integration nodes α_k and weights w_k of <paramref name="rule"/> with <paramref name="m"/> steps.</summary>
@@ -149,6 +151,7 @@ public sealed class IntegratedGradients(IntegratedGradientsOptions? options = nu
         return (attr.detach().cpu().MoveToOuterDisposeScope(), diag);
     }
 
+    /// <summary>The IG map <c>[H,W]</c> (attribution summed over channels, Eq 1.6) of class <paramref name="classIndex"/> for <paramref name="image"/> <c>[C,H,W]</c>, with the completeness error among the diagnostics.</summary>
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
     {
         var (attr, diag) = Attribute(model, image, classIndex);

@@ -44,11 +44,14 @@ public sealed record MeaningfulPerturbationOptions
 /// </summary>
 public sealed class MeaningfulPerturbation(MeaningfulPerturbationOptions? options = null) : ISaliencyMethod
 {
+    /// <summary>λ1, λ2, β, iterations, learning rate, mask size, blur σ and jitter (published defaults, see <see cref="MeaningfulPerturbationOptions"/>).</summary>
     public MeaningfulPerturbationOptions Options { get; } = options ?? new MeaningfulPerturbationOptions();
+    /// <summary>Registry name <c>meaningful-perturbation</c>.</summary>
     public string Name => "meaningful-perturbation";
 
     const double ReferencePixels = 224.0 * 224.0;
 
+    /// <summary>The deleted amount <c>1 − m</c> <c>[H,W]</c> of the optimised mask (Eq 1.10) for class <paramref name="classIndex"/> of <paramref name="image"/> <c>[C,H,W]</c>.</summary>
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
     {
         MethodSupport.CheckPositive(Options.Iterations, nameof(Options.Iterations), Name);

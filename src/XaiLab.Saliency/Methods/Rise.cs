@@ -53,7 +53,9 @@ public sealed record RiseOptions
 /// </summary>
 public sealed class Rise(RiseOptions? options = null) : IMultiClassSaliencyMethod
 {
+    /// <summary>Masks N, grid cells c, keep probability p, baseline, score, batch size and seed (TorchRay's benchmark settings by default).</summary>
     public RiseOptions Options { get; } = options ?? new RiseOptions();
+    /// <summary>Registry name <c>rise</c>.</summary>
     public string Name => "rise";
 
     /// <summary>
@@ -129,6 +131,7 @@ public sealed class Rise(RiseOptions? options = null) : IMultiClassSaliencyMetho
             throw new ArgumentOutOfRangeException(nameof(Options.KeepProbability), $"{Name}: keep probability must lie in (0,1); got {Options.KeepProbability}.");
     }
 
+    /// <summary>The RISE map <c>[H,W]</c> (Eq 1.9) of one class; <see cref="ExplainMany(Classifier, Tensor, IReadOnlyList{int})"/> does several classes from the same masked passes.</summary>
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex) => ExplainMany(model, image, new[] { classIndex })[0];
 
     /// <summary>

@@ -32,7 +32,7 @@ public sealed record SaliencyMethodEntry(string Name, IReadOnlyList<string> Alia
 
 /// <summary>
 /// The registry of saliency methods: one table, one line per method name. Everything that takes a method by name — the
-/// <c>explain</c>, <c>pointing-game</c> and <c>bench-methods</c> commands, notebooks, result files — goes through it:
+/// <c>explain</c>, <c>pointing-game</c> and <c>bench methods</c> commands, notebooks, result files — goes through it:
 /// <see cref="Create(string, object?)"/> makes a method, <see cref="OptionsOf"/> reads its options back and
 /// <see cref="Describe"/> turns them into the text that identifies a run.
 /// <para>Adding a method: write the class (implementing <see cref="ISaliencyMethod"/>, with an options record whose
@@ -89,7 +89,7 @@ public static class SaliencyMethods
     /// <summary>The canonical method names, every ablation-path reduction (with and without the window) included.</summary>
     public static IReadOnlyList<string> Names => All.Select(t => t.Name).ToArray();
 
-    /// <summary>One name per method class (the first of its lines): what <c>bench-methods</c> times by default.</summary>
+    /// <summary>One name per method class (the first of its lines): what <c>bench methods</c> times by default.</summary>
     public static IReadOnlyList<string> PrimaryNames => All.GroupBy(e => e.MethodType).Select(g => g.First().Name).ToArray();
 
     /// <summary>Adds a method at run time (notebooks, other assemblies).</summary>
@@ -212,6 +212,9 @@ public static class SaliencyMethods
     /// </summary>
     /// <param name="method">The method's name, for the messages.</param>
     /// <exception cref="ArgumentException">Unknown option (the message lists the settable ones) or a value that does not parse.</exception>
+    /// <param name="options">The options record to start from (not changed).</param>
+    /// <param name="name">The option's name as in the record (case and '-' ignored, e.g. <c>mask-size</c>).</param>
+    /// <param name="value">The value as text (invariant culture).</param>
     public static object WithOption(object options, string name, string value, string? method = null)
     {
         var type = options.GetType();

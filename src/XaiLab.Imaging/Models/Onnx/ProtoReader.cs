@@ -3,7 +3,21 @@ using System.Text;
 namespace XaiLab.Imaging.Models.Onnx;
 
 /// <summary>Protocol-buffer wire types (encoding spec: varint 0, 64-bit 1, length-delimited 2, 32-bit 5).</summary>
-public enum WireType { Varint = 0, Fixed64 = 1, LengthDelimited = 2, StartGroup = 3, EndGroup = 4, Fixed32 = 5 }
+public enum WireType
+{
+    /// <summary>A base-128 varint (int32/64, uint, bool, enum).</summary>
+    Varint = 0,
+    /// <summary>8 little-endian bytes (fixed64, double).</summary>
+    Fixed64 = 1,
+    /// <summary>A varint length, then that many bytes (strings, bytes, sub-messages, packed repeated scalars).</summary>
+    LengthDelimited = 2,
+    /// <summary>Start of a group (deprecated in proto3; ONNX does not use it).</summary>
+    StartGroup = 3,
+    /// <summary>End of a group (deprecated).</summary>
+    EndGroup = 4,
+    /// <summary>4 little-endian bytes (fixed32, float).</summary>
+    Fixed32 = 5,
+}
 
 /// <summary>
 /// A minimal reader of the protocol-buffer wire format, enough for ONNX files: tags, varints, fixed 32/64-bit
@@ -26,7 +40,9 @@ public ref struct ProtoReader
         _data = data; _what = what; _base = baseOffset; _pos = 0;
     }
 
+    /// <summary>Whether every byte of the message has been read.</summary>
     public bool End => _pos >= _data.Length;
+    /// <summary>The read position as a byte offset in the file (base offset + position in this slice).</summary>
     public int Position => _base + _pos;
 
     /// <summary>Reads the next field key: field number and wire type.</summary>
@@ -57,20 +73,24 @@ public ref struct ProtoReader
         throw Error("varint longer than 10 bytes", at);
     }
 
+    /// <summary>Reads a varint as a signed 64-bit integer (two's complement; int32/int64 fields, not zig-zag sint).</summary>
     public long ReadInt64() => (long)ReadVarint();
 
+    /// <summary>Reads 4 bytes as a little-endian unsigned 32-bit integer (wire type 5).</summary>
     public uint ReadFixed32()
     {
         var s = Take(4);
         return BitConverter.ToUInt32(s);
     }
 
+    /// <summary>Reads 8 bytes as a little-endian unsigned 64-bit integer (wire type 1).</summary>
     public ulong ReadFixed64()
     {
         var s = Take(8);
         return BitConverter.ToUInt64(s);
     }
 
+    /// <summary>Reads a 32-bit IEEE float (wire type 5).</summary>
     public float ReadFloat() => BitConverter.Int32BitsToSingle((int)ReadFixed32());
 
     /// <summary>Reads a length-delimited field's bytes; <paramref name="offset"/> is their position in the file.</summary>
@@ -83,8 +103,10 @@ public ref struct ProtoReader
         return Take((int)len);
     }
 
+    /// <summary>Reads a length-delimited field's bytes (a view of the buffer, no copy).</summary>
     public ReadOnlySpan<byte> ReadBytes() => ReadBytes(out _);
 
+    /// <summary>Reads a length-delimited field as UTF-8 text.</summary>
     public string ReadString() => Encoding.UTF8.GetString(ReadBytes());
 
     /// <summary>A reader over the next length-delimited field (a sub-message).</summary>
@@ -150,6 +172,7 @@ public ref struct ProtoReader
         return s;
     }
 
+    /// <summary>The exception for malformed input: "SOURCE: malformed protobuf at byte OFFSET: MESSAGE.".</summary>
     public InvalidDataException Error(string message, int offset) =>
         new($"{_what}: malformed protobuf at byte {offset}: {message}.");
 }

@@ -31,7 +31,9 @@ public sealed record ResNetOnnxLayout(IReadOnlyDictionary<string, string> Names,
 /// </summary>
 public static class ResNet18Onnx
 {
+    /// <summary>File name of the ResNet18 backbone graph inside the NuGet package.</summary>
     public const string FileName = "ResNet18.onnx";
+    /// <summary>File name of the preprocessing graph (the mean image subtracted before the backbone) inside the package.</summary>
     public const string PreprocessFileName = "ResNetPreprocess.onnx";
     /// <summary>NuGet package id (lower case, as in the package cache).</summary>
     public const string PackageId = "microsoft.ml.dnnimagefeaturizer.resnet18";

@@ -28,6 +28,8 @@ public sealed class SweepTable
     /// <param name="title">Shown above the table.</param>
     /// <param name="axes">The grid's axis names.</param>
     /// <param name="metrics">Metric names in display order; <paramref name="metrics"/>[0] is the primary one (charted by default).</param>
+    /// <param name="rows">One row per grid point, in grid order.</param>
+    /// <param name="root">The sweep's folder (one sub-folder per point).</param>
     public SweepTable(string title, IReadOnlyList<string> axes, IReadOnlyList<string> metrics, IReadOnlyList<SweepRow> rows, string root)
     {
         if (metrics.Count == 0) throw new ArgumentException("A sweep table needs at least one metric.", nameof(metrics));

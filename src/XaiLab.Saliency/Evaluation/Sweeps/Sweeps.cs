@@ -33,7 +33,7 @@ public sealed record PointingSweepConfig
     /// <summary>Pointing tolerance in pixels. Default 15 (TorchRay).</summary>
     public double Tolerance { get; init; } = PointingGame.DefaultTolerance;
 
-    /// <summary>This configuration with <paramref name="options"/> changed by <paramref name="change"/> (the options default when unset).</summary>
+    /// <summary>This configuration with its <see cref="Options"/> changed by <paramref name="change"/> (the options default when unset).</summary>
     public PointingSweepConfig WithOptions<TOptions>(Func<TOptions, TOptions> change) where TOptions : class, new() =>
         this with { Options = change(Options as TOptions ?? new TOptions()) };
 }
@@ -101,6 +101,10 @@ public static class Sweep
     /// <c>pointing all %</c>, <c>pointing difficult %</c> (TorchRay's mean over classes), the present-class means, and trial counts.
     /// </summary>
     /// <param name="device">cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu).</param>
+    /// <param name="grid">The configurations to run, one per grid point.</param>
+    /// <param name="root">Folder of the sweep; each point runs in its own sub-folder and resumes there.</param>
+    /// <param name="progress">Receives one report per finished point.</param>
+    /// <param name="cancellation">Stops after the current image; a rerun resumes.</param>
     public static SweepTable PointingGame(SweepGrid<PointingSweepConfig> grid, string root, Action<SweepProgress>? progress = null,
         CancellationToken cancellation = default, string? device = null)
     {
