@@ -54,7 +54,7 @@ public static class FashionModels
     /// <summary>Side in pixels of the square input of every Fashion-scene model (128).</summary>
     public const int InputSide = 128;
     /// <summary>How to train a missing model, shown when its weights are absent.</summary>
-    public const string TrainHint = "data-scripts/train-models.sh (or: xailab train --model NAME)";
+    public const string TrainHint = "data-scripts/train-models.sh (or: xailab train classifier --model NAME)";
 
     /// <summary>
     /// The registered models with their held-out figures on the 2000-scene test split. The committed weights were trained

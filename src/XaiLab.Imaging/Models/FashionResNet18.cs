@@ -125,7 +125,7 @@ public static class FashionResNet18
     /// <summary>Input side of the model (the Fashion scenes' size).</summary>
     public const int InputSide = 128;
     /// <summary>How to train a missing head, shown when its file is absent.</summary>
-    public const string TrainHint = "data-scripts/train-resnet18-head.sh (or: xailab train-resnet18)";
+    public const string TrainHint = "data-scripts/train-resnet18-head.sh (or: xailab train resnet18-head)";
 
     /// <summary>
     /// Accuracy on all 2000 <c>fashion-scenes/test</c> scenes of the committed head, as measured by

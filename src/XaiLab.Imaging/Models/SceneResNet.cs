@@ -86,7 +86,7 @@ public static class SceneModels
     /// <summary>Input side.</summary>
     public const int InputSide = 224;
     /// <summary>How to make the weights.</summary>
-    public const string TrainHint = "data-scripts/train-scenes224.sh (a GPU: xailab train --model NAME --device cuda)";
+    public const string TrainHint = "data-scripts/train-scenes224.sh (a GPU: xailab train classifier --model NAME --device cuda)";
 
     /// <summary>
     /// The registered 224-px models. <c>fashion-resnet-224</c> has no committed weights yet (HeldOut null): it is registered

@@ -21,8 +21,8 @@ public static class MethodBenchmark
     public static MethodBenchmarkResult Run(Classifier model, IReadOnlyList<ISaliencyMethod> methods, IReadOnlyList<(Tensor Image, int ClassIndex)> images,
         Action<string>? progress = null)
     {
-        if (images.Count == 0) throw new ArgumentException("bench-methods: no images given.");
-        if (methods.Count == 0) throw new ArgumentException("bench-methods: no methods given.");
+        if (images.Count == 0) throw new ArgumentException("bench methods: no images given.");
+        if (methods.Count == 0) throw new ArgumentException("bench methods: no methods given.");
         using (var warm = new GradientMethod().Explain(model, images[0].Image, images[0].ClassIndex)) { }
         var timings = new List<MethodTiming>();
         foreach (var m in methods)

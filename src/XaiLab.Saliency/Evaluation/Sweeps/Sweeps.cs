@@ -152,7 +152,8 @@ public static class Sweep
     /// score, saturation, iterations, stop reason, the adversarial flag (P↑ ≥ the threshold), the class-transition time,
     /// and the pointing outcome of every configured reduction. Metrics: <c>saturated &amp; not adversarial %</c> (the
     /// "defaults that work" criterion), <c>saturated %</c>, <c>adversarial %</c>, <c>transition at last mask %</c>,
-    /// <c>mean iterations</c>, <c>median score</c>, <c>pointing REDUCTION %</c> (present trials; −1/+1 outcomes), and the
+    /// <c>mean iterations</c>, <c>median score</c>, <c>pointing REDUCTION %</c> (present trials; −1/+1 outcomes) and
+    /// <c>pointing REDUCTION difficult %</c> (the trials of the difficult subset), trial counts, and the
     /// mean seconds per path. Samples: score, saturation, iterations (violins of Figs 2.10/2.11).
     /// </summary>
     public static SweepTable AblationPaths(SweepGrid<AblationSweepConfig> grid, string root, Action<SweepProgress>? progress = null,
@@ -203,7 +204,8 @@ public static class Sweep
         }
         var metrics = new List<string> { "saturated & not adversarial %", "saturated %", "adversarial %", "transition at last mask %", "mean iterations", "median score" };
         metrics.AddRange(allReductions.Select(r => $"pointing {r} %"));
-        metrics.AddRange(new[] { "trials", "seconds per path" });
+        metrics.AddRange(allReductions.Select(r => $"pointing {r} difficult %"));
+        metrics.AddRange(new[] { "trials", "difficult trials", "seconds per path" });
         var table = new SweepTable($"ablation-path sweep ({points.Count} points)", grid.Axes, metrics, rows, root);
         table.Save();
         return table;
@@ -222,12 +224,15 @@ public static class Sweep
             ["mean iterations"] = trials.Count == 0 ? double.NaN : trials.Average(t => t.Iterations),
             ["median score"] = Median(trials.Select(t => t.Score)),
             ["trials"] = trials.Count,
+            ["difficult trials"] = trials.Count(t => t.Difficult),
             ["seconds per path"] = trials.Count == 0 ? double.NaN : trials.Average(t => t.Seconds),
         };
         foreach (var r in reductions)
         {
             var counted = trials.Where(t => t.Pointing.TryGetValue(r, out var o) && o != 0).ToArray();
             m[$"pointing {r} %"] = counted.Length == 0 ? double.NaN : 100.0 * counted.Count(t => t.Pointing[r] > 0) / counted.Length;
+            var hard = counted.Where(t => t.Difficult).ToArray();
+            m[$"pointing {r} difficult %"] = hard.Length == 0 ? double.NaN : 100.0 * hard.Count(t => t.Pointing[r] > 0) / hard.Length;
         }
         return m;
     }
