@@ -1,6 +1,7 @@
 using TorchSharp;
 using XaiLab.Imaging;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.AblationPaths;
 
@@ -45,7 +46,7 @@ public static class Baselines
         {
             using var chunk = NewDisposeScope();
             var part = sigmas.Skip(start).Take(batchSize).ToArray();
-            var blurred = cat(part.Select(s => GaussianFilter.Blur(x.unsqueeze(0), s)).ToArray(), 0);
+            var blurred = cat(part.Select(s => Gaussian.Blur(x.unsqueeze(0), s)).ToArray(), 0);
             long[] top;
             using (no_grad()) top = model.Scores(blurred).argmax(1).cpu().data<long>().ToArray();
             for (int i = 0; i < part.Length; i++)
@@ -53,7 +54,7 @@ public static class Baselines
                     return new BlurredBaseline(blurred[i].clone().MoveToOuterDisposeScope().MoveToOuterDisposeScope(), part[i], true, (int)top[i], targetClass);
         }
         var last = sigmas[^1];
-        var b = GaussianFilter.BlurImage(x, last);
+        var b = Gaussian.Blur(x, last);
         int bc = model.Predict(b).Class;
         return new BlurredBaseline(b.MoveToOuterDisposeScope(), last, bc != targetClass, bc, targetClass);
     }
@@ -65,7 +66,7 @@ public static class Baselines
         if (!double.IsFinite(sigma) || sigma < 0) throw new ArgumentException($"Baseline σ must be finite and ≥ 0; got {sigma}.", nameof(sigma));
         using var scope = NewDisposeScope();
         var x = image.detach().to(model.Device);
-        var b = sigma > 0 ? GaussianFilter.BlurImage(x, sigma) : x.clone();
+        var b = sigma > 0 ? Gaussian.Blur(x, sigma) : x.clone();
         int tc = model.Predict(x).Class, bc = model.Predict(b).Class;
         return new BlurredBaseline(b.MoveToOuterDisposeScope(), sigma, bc != tc, bc, tc);
     }

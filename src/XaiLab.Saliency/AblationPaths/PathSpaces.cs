@@ -1,4 +1,5 @@
 using TorchSharp;
+using XaiLab.Imaging.Filters;
 using static TorchSharp.torch;
 
 namespace XaiLab.Saliency.AblationPaths;
@@ -118,6 +119,7 @@ public sealed class LinearPathSpace : IPathSpace
 /// φ ∈ [0,1] chooses the blur level <c>s = φ·(L−1)</c> locally, interpolating linearly between the two nearest
 /// levels: <c>x = Σ_k max(0, 1−|s−k|)·B_k</c>. Linear spacing σ_k = σ_max·k/(L−1); logarithmic spacing
 /// σ_k = σ_max·2^{−(L−1−k)/2} for k ≥ 1 (half-octave steps down from σ_max), σ_0 = 0. Reference: 8 levels, σ_max 20 px.
+/// The levels are <see cref="GaussianPyramid.Build"/> (ascending σ, replicate border, radius ⌈3σ⌉).
 /// </summary>
 public sealed class BlurPyramidPathSpace : IPathSpace
 {
@@ -129,15 +131,8 @@ public sealed class BlurPyramidPathSpace : IPathSpace
         if (levels < 2) throw new ArgumentException($"The blur pyramid needs at least 2 levels; got {levels}.", nameof(levels));
         if (!(maxSigma > 0) || !double.IsFinite(maxSigma)) throw new ArgumentException($"Pyramid σ_max must be finite and > 0; got {maxSigma}.", nameof(maxSigma));
         if (maskHeight < 1 || maskWidth < 1) throw new ArgumentException($"Mask size must be at least 1×1; got {maskHeight}×{maskWidth}.");
-        Sigmas = Enumerable.Range(0, levels).Select(k => k == 0 ? 0.0
-            : logSigma ? maxSigma * Math.Pow(2, -(levels - 1 - k) / 2.0) : maxSigma * k / (levels - 1)).ToArray();
-        using (var scope = NewDisposeScope())
-        {
-            var x = target.detach().unsqueeze(0);
-            var stack = cat(Sigmas.Select(s => s == 0 ? x.clone() : GaussianFilter.Blur(x, s)).ToArray(), 0);
-            _levels = stack.MoveToOuterDisposeScope();
-        }
-        _levels.DetachFromDisposeScope();
+        Sigmas = logSigma ? GaussianPyramid.HalfOctaveSigmas(levels, maxSigma) : GaussianPyramid.LinearSigmas(levels, maxSigma);
+        _levels = GaussianPyramid.Build(target.detach(), Sigmas).DetachFromDisposeScope();
         Target = target.detach().clone().DetachFromDisposeScope();
         Baseline = _levels[levels - 1].clone().DetachFromDisposeScope();
         MaskShape = new long[] { maskHeight, maskWidth };

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TorchSharp;
 using XaiLab.Imaging;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.SiftCells;
 
@@ -310,8 +311,8 @@ public sealed class SiftFeatureBasis : IDisposable
         if (images.dim() == 3) images = images.unsqueeze(0);
         if (images.dim() != 4) throw new ArgumentException($"ImageRectifier expects images [N,C,H,W] or [C,H,W]; got shape [{string.Join(",", images.shape)}].", nameof(images));
         using var scope = NewDisposeScope();
-        var hp = (images - GaussianFilter.Blur(images, sigmaHighpass)).abs().mean(new long[] { 1 });
-        return GaussianFilter.Blur(hp, sigmaLowpass).MoveToOuterDisposeScope();
+        var hp = (images - Gaussian.Blur(images, sigmaHighpass, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate)).abs().mean(new long[] { 1 });
+        return Gaussian.Blur(hp, sigmaLowpass, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate).MoveToOuterDisposeScope();
     }
 
     /// <summary>The rectifier heatmap of the rendered images: <see cref="ImageRectifier"/>(Render(θ)) → <c>[N,H,W]</c>.</summary>
