@@ -30,18 +30,20 @@ public static class Baselines
             .Concat(Enumerable.Range(9, 12).Select(i => 5.0 * i)).ToArray();
 
     /// <summary>
-    /// The blurred baseline <c>γ_σ ⋆ x_Tg</c> with the smallest σ in [4,100] px (on <see cref="CandidateSigmas"/>)
-    /// for which the top class changes (Eq 2.32). If none changes it, returns σ = 100 with
+    /// The blurred baseline <c>γ_σ ⋆ x_Tg</c> with the smallest σ on the candidate grid (default <see cref="CandidateSigmas"/>,
+    /// [4,100] px) for which the top class changes (Eq 2.32). If none changes it, returns the largest candidate with
     /// <see cref="BlurredBaseline.ChangesClass"/> false — the caller must report it (the thesis treats a same-class
     /// baseline as invalid). Candidates are classified in batches of <paramref name="batchSize"/>.
     /// </summary>
-    public static BlurredBaseline AutoBlur(Classifier model, Tensor image, int batchSize = 8)
+    /// <exception cref="ArgumentException">The candidates are empty, not finite and &gt; 0, or not ascending.</exception>
+    public static BlurredBaseline AutoBlur(Classifier model, Tensor image, int batchSize = 8, IReadOnlyList<double>? candidates = null)
     {
         PathSpace.CheckImage(image, "Image");
+        var sigmas = candidates ?? CandidateSigmas;
+        CheckCandidates(sigmas, nameof(candidates));
         using var scope = NewDisposeScope();
         var x = image.detach().to(model.Device);
         int targetClass = model.Predict(x).Class;
-        var sigmas = CandidateSigmas;
         for (int start = 0; start < sigmas.Count; start += batchSize)
         {
             using var chunk = NewDisposeScope();
@@ -57,6 +59,22 @@ public static class Baselines
         var b = Gaussian.Blur(x, last);
         int bc = model.Predict(b).Class;
         return new BlurredBaseline(b.MoveToOuterDisposeScope(), last, bc != targetClass, bc, targetClass);
+    }
+
+    /// <summary>Checks a candidate σ grid: non-empty, finite, &gt; 0 and ascending.</summary>
+    /// <exception cref="ArgumentException">Naming <paramref name="name"/> and what was expected.</exception>
+    public static void CheckCandidates(IReadOnlyList<double>? sigmas, string name)
+    {
+        if (CandidateError(sigmas) is { } e) throw new ArgumentException($"{name}: {e}.", name);
+    }
+
+    internal static string? CandidateError(IReadOnlyList<double>? sigmas)
+    {
+        if (sigmas is null || sigmas.Count == 0) return "the blurred-baseline search needs at least one candidate σ";
+        for (int i = 0; i < sigmas.Count; i++)
+            if (!(sigmas[i] > 0) || !double.IsFinite(sigmas[i]) || (i > 0 && sigmas[i] <= sigmas[i - 1]))
+                return $"candidate σ must be finite, > 0 and strictly ascending (image pixels); got [{string.Join(", ", sigmas)}]";
+        return null;
     }
 
     /// <summary>The blurred baseline with a fixed σ (image pixels; 0 = the image itself, which no path can explain).</summary>
