@@ -16,24 +16,13 @@ public static class AblationExplorer
 {
     /// <param name="result">An optimised path.</param>
     /// <param name="model">The classifier it explains (for the top classes along the path).</param>
-    /// <param name="space">The path space it was optimised in; null rebuilds the linear or blur-pyramid space from the
-    /// result. Non-spatial spaces (feature bases) must be passed.</param>
+    /// <param name="space">The path space to render in; null = the result's own <see cref="AblationPathResult.Space"/>.</param>
     /// <param name="topK">How many classes to list at each t.</param>
     public static PathExplorer From(AblationPathResult result, Classifier model, IPathSpace? space = null, int topK = 3)
     {
         if (topK < 1) throw new ArgumentOutOfRangeException(nameof(topK), "topK must be at least 1.");
         using var scope = NewDisposeScope();
-        IPathSpace? owned = null;
-        if (space is null)
-        {
-            var x = result.Image.to(model.Device);
-            int h = (int)result.Up.shape[1], w = (int)result.Up.shape[2];
-            owned = result.PathSpace == "blur-pyramid"
-                ? new BlurPyramidPathSpace(x, h, w, result.Options.PyramidLevels, result.Options.PyramidMaxSigma, result.Options.PyramidLogSigma)
-                : new LinearPathSpace(x, result.Baseline.to(model.Device), h, w);
-            space = owned;
-        }
-        try
+        space ??= result.Space;
         {
             var times = new[] { 0.0 }.Concat(result.Times).Append(1.0).ToArray();
             var tracks = new List<PathTrack>();
@@ -75,36 +64,26 @@ public static class AblationExplorer
             return new PathExplorer($"Ablation path for class {Name(model, result.ClassIndex)}", times, tracks, diagnostics, extras,
                 $"F(x(t)) of '{result.ClassName}'");
         }
-        finally
-        {
-            owned?.Dispose();
-        }
     }
 
     /// <summary>
-    /// The explorer of a result on its own, without its classifier (what the notebook formatter shows): frames are
-    /// rendered from the result's image, baseline and masks in its linear or blur-pyramid path space, scores and top
-    /// classes come from the result's recorded <see cref="AblationPathResult.Curve"/> (and <see cref="AblationPathResult.SecondCurve"/>
-    /// for φ↓). Nothing here runs the model. Null for non-spatial path spaces (feature bases), which need the basis to render.
+    /// The explorer of a result on its own, without its classifier (what the notebook formatter shows): it only reads the
+    /// result — frames from <see cref="AblationPathResult.Frames"/> (rendered in the result's own <see cref="AblationPathResult.Space"/>),
+    /// scores and top classes from the recorded <see cref="AblationPathResult.Curve"/> (and <see cref="AblationPathResult.SecondCurve"/>
+    /// for φ↓). Nothing here runs the model or rebuilds a space. Null for non-spatial path spaces (feature bases), whose masks are not images.
     /// </summary>
     /// <param name="classNames">Names of the classifier's classes (null: class indices, the explained class by its name).</param>
     /// <param name="result">An optimised ablation path (its masks, recorded curves and top classes).</param>
     public static PathExplorer? FromResult(AblationPathResult result, IReadOnlyList<string>? classNames = null)
     {
-        if (result.Up.dim() != 3 || (result.PathSpace != "linear" && result.PathSpace != "blur-pyramid")) return null;
+        if (result.Up.dim() != 3 || !result.Space.IsSpatial) return null;
         using var scope = NewDisposeScope();
-        var x = result.Image.detach();
-        int h = (int)result.Up.shape[1], w = (int)result.Up.shape[2];
-        using IPathSpace space = result.PathSpace == "blur-pyramid"
-            ? new BlurPyramidPathSpace(x, h, w, result.Options.PyramidLevels, result.Options.PyramidMaxSigma, result.Options.PyramidLogSigma)
-            : new LinearPathSpace(x, result.Baseline.detach().to(x.device), h, w);
         var times = new[] { 0.0 }.Concat(result.Times).Append(1.0).ToArray();
         string Name(int c) => classNames is not null && c >= 0 && c < classNames.Count ? classNames[c] : c == result.ClassIndex ? result.ClassName : $"class {c}";
         PathTrack Recorded(string label, Tensor path, ScoreCurve? curve)
         {
-            var masks = WithEnds(path, space);
-            Tensor frames;
-            using (no_grad()) frames = space.Render(masks).clamp(0, 1);
+            var masks = result.MasksWithEnds(path);
+            var frames = result.Frames(path);
             var score = curve is { } cv && cv.Score.Length == times.Length ? cv.Score : Enumerable.Repeat(double.NaN, times.Length).ToArray();
             var top = Enumerable.Range(0, times.Length).Select(i => (IReadOnlyList<(string, double)>)(curve is { } cc && cc.TopClass.Length == times.Length
                 ? new[] { ($"top: {Name(cc.TopClass[i])}", cc.TopClass[i] == result.ClassIndex ? score[i] : double.NaN) }
@@ -150,17 +129,15 @@ public static class AblationExplorer
 
     static PathTrack Track(string label, Tensor path, AblationPathResult r, Classifier model, IPathSpace space, int topK)
     {
-        // Masks with the implicit ends: [T+2, *S].
-        var shape = path.shape.Skip(1).ToArray();
-        var masks = cat(new[] { zeros(new long[] { 1 }.Concat(shape).ToArray(), path.dtype, path.device), path,
-                                ones(new long[] { 1 }.Concat(shape).ToArray(), path.dtype, path.device) }).to(model.Device).to(space.Target.dtype);
+        // Masks with the implicit ends: [T+2, *S], rendered on the space's device, classified on the model's.
+        var masks = WithEnds(path, space);
         Tensor frames;
         using (no_grad()) frames = space.Render(masks).clamp(0, 1);
         var scores = new double[masks.shape[0]];
         var top = new List<IReadOnlyList<(string, double)>>();
         using (no_grad())
         {
-            var s = model.Scores(frames).to(CPU).to_type(ScalarType.Float64);
+            var s = model.Scores(frames.to(model.Device)).to(CPU).to_type(ScalarType.Float64);
             var (vals, idx) = s.topk(Math.Min(topK, model.NumClasses), dim: 1);
             for (int i = 0; i < scores.Length; i++)
             {

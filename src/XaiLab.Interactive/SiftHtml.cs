@@ -100,7 +100,7 @@ public static class SiftHtml
         var img = v.Image.detach().to(CPU).to_type(ScalarType.Float32);
         if (img.shape[0] == 1) img = img.expand(3, h, w);
         var isolated = (img * (0.25f + 0.75f * inside)).clamp(0, 1);
-        var smooth = XaiLab.Saliency.SiftCells.GaussianFilter.Blur(inside.unsqueeze(0), Math.Max(0.5, v.Sigma))[0];
+        var smooth = XaiLab.Imaging.Filters.Gaussian.Blur(inside.unsqueeze(0), Math.Max(0.5, v.Sigma), XaiLab.Imaging.Filters.BlurBorder.Reflect, XaiLab.Imaging.Filters.Gaussian.ScaleSpaceTruncate)[0];
         int cells = (int)labels.unique().Item1.numel();
         var kp = cell >= 0 && cell < v.Keypoints.Count ? v.Keypoints[(int)cell] : (SiftKeypoint?)null;
         var kpText = kp is { } k ? $" (keypoint at ({k.X:F0}, {k.Y:F0}), σ {k.Sigma:F1})" : "";

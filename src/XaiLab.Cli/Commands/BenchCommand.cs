@@ -200,7 +200,7 @@ public static class StandInCnn
         using var scope = NewDisposeScope();
         var gen = new Generator((ulong)seed, CPU);
         var noise = rand(new long[] { 1, channels, height, width }, generator: gen);
-        var img = GaussianFilter.Blur(noise, 4);
+        var img = XaiLab.Imaging.Filters.Gaussian.Blur(noise, 4, XaiLab.Imaging.Filters.BlurBorder.Reflect, XaiLab.Imaging.Filters.Gaussian.ScaleSpaceTruncate);
         var lo = img.min(); var hi = img.max();
         return ((img - lo) / (hi - lo + 1e-6))[0].MoveToOuterDisposeScope();
     }

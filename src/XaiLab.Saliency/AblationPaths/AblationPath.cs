@@ -75,38 +75,24 @@ public static class AblationPath
         }
         return RunMany(model, items.Count, options, progress, cancellationToken, (i, job) =>
         {
-            var o = options;
-            var x = items[i].Image.detach().to(model.Device);
-            job.ClassIndex = items[i].ClassIndex;
-            int H = (int)x.shape[1], W = (int)x.shape[2];
-            int h = Math.Min(o.MaskSize, H), w = Math.Min(o.MaskSize, W);
-            if (o.PathSpace == PathSpaceKind.BlurPyramid)
-                job.Space = new BlurPyramidPathSpace(x, h, w, o.PyramidLevels, o.PyramidMaxSigma, o.PyramidLogSigma);
-            else if (o.Baseline is not null)
-                job.Space = new LinearPathSpace(x, CheckBaseline(o.Baseline, x, "Baseline"), h, w);
-            else if (o.RandomBaseline is not null)
-                // The first draw is also the baseline reported with the result; every iteration draws anew.
-                job.Space = new LinearPathSpace(x, CheckBaseline(o.RandomBaseline(job.Rng), x, "RandomBaseline"), h, w);
-            else
-            {
-                using var bb = o.BaselineSigma is { } s ? Baselines.FixedBlur(model, x, s) : Baselines.AutoBlur(model, x);
-                job.BaselineSigma = bb.Sigma;
-                if (!bb.ChangesClass)
-                    job.Warnings.Add(o.BaselineSigma is null
-                        ? $"No blur σ in [4,100] px changes the top class ({Describe(model, bb.TargetClass)}); using σ = {bb.Sigma} px, a baseline of the same class, which the thesis treats as invalid (§2.7.1)."
-                        : $"The blurred baseline (σ = {bb.Sigma} px) keeps the top class {Describe(model, bb.TargetClass)}; the thesis treats a same-class baseline as invalid (§2.7.1).");
-                job.Space = new LinearPathSpace(x, bb.Baseline, h, w);
-            }
+            var built = PathSpaceFactory.Build(model, items[i].Image, options, job.Rng);
+            job.Space = built.Space;
             job.OwnsSpace = true;
+            job.ClassIndex = items[i].ClassIndex;
+            job.BaselineSigma = built.BaselineSigma;
+            job.Warnings.AddRange(built.Warnings);
             job.CheckBaselineClass = job.BaselineSigma is null;
         });
     }
 
     /// <summary>
     /// Optimises a path in a given path space (e.g. a feature basis, §4.3). <paramref name="space"/> must live on
-    /// the classifier's device; it is not disposed. Options concerning the baseline are ignored except
-    /// <see cref="AblationPathOptions.RandomBaseline"/>, which needs <see cref="IPathSpace.WithBaseline"/>.
+    /// the classifier's device; it is not disposed. The space brings its own mask shape, baseline and regularisation
+    /// scale (<see cref="IPathSpace.RegularisationScale"/>): the options that only build spaces
+    /// (<see cref="AblationPathOptions.SpaceBuildingOptions"/>) must stay at their defaults.
+    /// <see cref="AblationPathOptions.RandomBaseline"/> needs <see cref="IPathSpace.WithBaseline"/>.
     /// </summary>
+    /// <exception cref="ArgumentException">A space-building option is set, options out of range, or spaces that do not match.</exception>
     public static AblationPathResult Optimise(Classifier model, IPathSpace space, int classIndex, AblationPathOptions? options = null,
         IProgress<AblationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -125,6 +111,8 @@ public static class AblationPath
     {
         options ??= new AblationPathOptions();
         options.Validate();
+        if (options.NonDefaultSpaceOptions() is { Count: > 0 } set)
+            throw new ArgumentException($"AblationPathOptions.{string.Join(", ", set)} only build a path space; a given IPathSpace uses its own (leave them at their defaults, or build the space with them).", nameof(options));
         if (items is null || items.Count == 0) throw new ArgumentException("OptimiseMany needs at least one (space, class) pair.", nameof(items));
         for (int i = 0; i < items.Count; i++)
         {
@@ -141,15 +129,7 @@ public static class AblationPath
         });
     }
 
-    static Tensor CheckBaseline(Tensor b, Tensor x, string what)
-    {
-        PathSpace.CheckImage(b, what);
-        if (!b.shape.SequenceEqual(x.shape))
-            throw new ArgumentException($"{what} must have the image's shape [{string.Join(",", x.shape)}]; got [{string.Join(",", b.shape)}].");
-        return b.detach().to(x.dtype, x.device);
-    }
-
-    static string Describe(Classifier model, int c) => c >= 0 && c < model.NumClasses ? $"{c} '{model.ClassNames[c]}'" : c.ToString();
+    static string Describe(Classifier model, int c) => PathSpaceFactory.Describe(model, c);
 
     // One path of a batched run: its space, state, random streams and bookkeeping.
     sealed class Job : IDisposable
@@ -207,9 +187,9 @@ public static class AblationPath
                 var first = active[0].Space;
                 if (regulariser is null && first.IsSpatial && o.RegularisationSigma > 0)
                 {
-                    // σ in image pixels rescaled to mask resolution: σ·sqrt(h·w/(H·W)) (Eq 2.24); one shape for the whole batch.
-                    double H = first.Target.shape[1], W = first.Target.shape[2];
-                    double sigmaMask = o.RegularisationSigma * Math.Sqrt(first.MaskShape[0] * first.MaskShape[1] / (H * W));
+                    // σ in image pixels rescaled to mask resolution by the space's own scale (Eq 2.24; sqrt(h·w/(H·W)) for
+                    // pixel masks); one shape for the whole batch.
+                    double sigmaMask = o.RegularisationSigma * first.RegularisationScale;
                     regulariser = new PathRepair.MaskRegulariser((int)first.MaskShape[0], (int)first.MaskShape[1], sigmaMask,
                         o.RegularisationUnfilteredWeight, first.Target.dtype, first.Target.device);
                 }
@@ -251,7 +231,8 @@ public static class AblationPath
         job.State = stack(Enumerable.Repeat(affine, P).ToArray(), 0).DetachFromDisposeScope();
     }
 
-    // One iteration of Algorithm 2 for every unfinished job in the batch. Jobs that stop are marked Done.
+    // One iteration of Algorithm 2 (§2.6.3) for every unfinished job in the batch; jobs that stop are marked Done.
+    // Each step below is one line (or group of lines) of the algorithm; the timings split network / repair / rest.
     static void Iterate(Classifier model, List<Job> batch, AblationPathOptions o, int P, IProgress<AblationBatchProgress>? progress,
         PathRepair.MaskRegulariser? regulariser)
     {
@@ -264,108 +245,32 @@ public static class AblationPath
         var device = first.Target.device;
         var dtype = first.Target.dtype;
         long t0 = Stopwatch.GetTimestamp();
-
-        // Stochastic baselines: one draw per job and iteration from its own generator.
-        var spaces = new IPathSpace[B];
         var drawn = new List<IPathSpace>();
         try
         {
-            for (int j = 0; j < B; j++)
-            {
-                spaces[j] = jobs[j].Space;
-                if (o.RandomBaseline is not null)
-                {
-                    var b = o.RandomBaseline(jobs[j].Rng);
-                    var d = spaces[j].WithBaseline(CheckBaseline(b, spaces[j].Target, "RandomBaseline"));
-                    drawn.Add(d);
-                    spaces[j] = d;
-                }
-            }
+            var spaces = DrawBaselines(jobs, o, drawn);
             var states = stack(jobs.Select(j => j.State!).ToArray(), 0); // [B,P,T,*S]
-            // Random quantisation: one uniform draw per job and iteration for all its evaluated masks.
-            int rows = PathObjective.RowsPerPath(o.Score, T);
-            Tensor? uniform = null;
-            if (o.Quantisation == MaskQuantisation.Random)
-            {
-                var shape = new long[maskShape.Length + 1]; shape[0] = rows; maskShape.CopyTo(shape, 1);
-                uniform = cat(jobs.Select(j => rand(shape, dtype: ScalarType.Float64, generator: j.Generator).to(dtype, device)).ToArray(), 0);
-            }
+            var uniform = QuantisationDraw(jobs, o, maskShape, dtype, device);
             long t1 = Stopwatch.GetTimestamp();
+            // Lines 3–5: render x(φ(t_i)) in each space and differentiate the score P with respect to the masks.
             var ev = PathObjective.EvaluateMany(model, spaces, states, o.Score, jobs.Select(j => j.ClassIndex).ToArray(), o.BatchSize, o.Quantisation, uniform);
             if (o.SynchronisedTimings) Sync(device);
             long t2 = Stopwatch.GetTimestamp();
-
-            var g = ev.Gradient; // [B,P,T,*S]
-            var finite = isfinite(g).reshape(B, -1).all(1).logical_and(isfinite(ev.Scores));
-            var maskDims = Enumerable.Range(3, maskShape.Length).Select(d => (long)d).ToArray();
-            if (o.RemoveGradientMean) g = g - g.mean(maskDims, keepdim: true);
-            if (o.Momentum > 0)
-            {
-                var v = stack(jobs.Select(j => j.Velocity ?? zeros_like(j.State!)).ToArray(), 0) * o.Momentum + g;
-                for (int j = 0; j < B; j++)
-                {
-                    jobs[j].Velocity?.Dispose();
-                    jobs[j].Velocity = v[j].detach().clone().DetachFromDisposeScope();
-                }
-                g = v;
-            }
-            // L∞-normalised step per path (§2.8.2); a zero gradient leaves the path alone.
-            var gmax = g.abs().reshape(B * P, -1).amax(new long[] { 1 });
-            var bshape = new long[g.dim()]; Array.Fill(bshape, 1); bshape[0] = B; bshape[1] = P;
-            var denom = gmax.where(gmax.gt(0), ones_like(gmax)).reshape(bshape);
-            var nextState = states + g / denom * o.StepSize;
-            if (o.JitterStd > 0)
-            {
-                var stateShape = jobs[0].State!.shape;
-                nextState = nextState + stack(jobs.Select(j => randn(stateShape, dtype: ScalarType.Float64, generator: j.Generator).to(dtype, device)).ToArray(), 0) * o.JitterStd;
-            }
-            if (regulariser is not null)
-                nextState = regulariser.Apply(nextState.reshape(B * P * T, maskShape[0], maskShape[1])).reshape(nextState.shape);
-            var zetas = jobs.Select(j => o.SaturationAt(j.Iterations + 1)).ToArray();
-            if (zetas.All(z => z == zetas[0]))
-            {
-                if (zetas[0] > 0) nextState = PathRepair.Saturate(nextState, zetas[0]);
-            }
-            else nextState = stack(Enumerable.Range(0, B).Select(j => zetas[j] > 0 ? PathRepair.Saturate(nextState[j], zetas[j]) : nextState[j]).ToArray(), 0);
-            if (P == 2) nextState = stack(new[] { nextState.select(1, 0), PathRepair.Pinch(nextState.select(1, 0), nextState.select(1, 1), o.Pinching) }, 1);
+            var finite = isfinite(ev.Gradient).reshape(B, -1).all(1).logical_and(isfinite(ev.Scores));
+            var g = Direction(jobs, ev.Gradient, o, maskShape);
+            var next = Step(states, g, o, B, P);
+            next = Jitter(next, jobs, o, dtype, device);
+            if (regulariser is not null) next = Filter(next, regulariser, B, P, T, maskShape);
+            next = Saturate(next, jobs, o, B);
+            if (P == 2) next = Pinch(next, o);
             // A path whose gradient was not finite is discarded below; keep NaN/∞ out of the repair.
-            nextState = nextState.nan_to_num(0, 0, 0);
+            next = next.nan_to_num(0, 0, 0);
             if (o.SynchronisedTimings) Sync(device);
             long t3 = Stopwatch.GetTimestamp();
-            var pathShape = new long[] { B * P }.Concat(nextState.shape.Skip(2)).ToArray();
-            Tensor repaired;
-            var weights = jobs.Select(j => j.Space.MassWeights).ToArray();
-            if (weights.All(w => ReferenceEquals(w, weights[0])))
-                repaired = PathRepair.RepairMany(nextState.reshape(pathShape), o.Monotonisation, weights[0]).reshape(nextState.shape);
-            else
-                repaired = stack(Enumerable.Range(0, B).Select(j => PathRepair.RepairMany(nextState[j], o.Monotonisation, weights[j])).ToArray(), 0);
+            var repaired = Repair(next, jobs, o, B, P);
             if (o.SynchronisedTimings) Sync(device);
             long t4 = Stopwatch.GetTimestamp();
-            var saturation = (repaired - 0.5).abs().mul(2).reshape(B, -1).mean(new long[] { 1 });
-            // The one host read of the iteration: score, finiteness and saturation of every path.
-            var stats = stack(new[] { ev.Scores.to_type(ScalarType.Float64), finite.to_type(ScalarType.Float64), saturation.to_type(ScalarType.Float64) }, 1)
-                .cpu().data<double>().ToArray();
-            for (int j = 0; j < B; j++)
-            {
-                var job = jobs[j];
-                int it = job.Iterations + 1;
-                double score = stats[3 * j], sat = stats[3 * j + 2];
-                if (stats[3 * j + 1] == 0)
-                {
-                    job.Warnings.Add($"The classifier returned a non-finite score or gradient at iteration {it} (score {score}); stopped and kept the last finite path.");
-                    job.Stop = StopReason.NonFiniteScore;
-                    job.Done = true;
-                    continue;
-                }
-                job.Scores.Add(score);
-                job.State!.Dispose();
-                job.State = repaired[j].clone().DetachFromDisposeScope();
-                job.Saturations.Add(sat);
-                job.Iterations = it;
-                progress?.Report(new AblationBatchProgress(job.Index, it, o.MaxIterations, score, sat));
-                if (it >= o.MinIterations && sat >= o.SaturationTarget) { job.Stop = StopReason.Saturated; job.Done = true; }
-                else if (it >= o.MaxIterations) job.Done = true;
-            }
+            Record(jobs, ev.Scores, finite, repaired, o, progress);
             long t5 = Stopwatch.GetTimestamp();
             foreach (var job in jobs)
             {
@@ -377,6 +282,126 @@ public static class AblationPath
         finally
         {
             foreach (var d in drawn) d.Dispose();
+        }
+    }
+
+    // Stochastic baselines (§2.4.3C): one draw per job and iteration from its own generator; the drawn spaces are
+    // collected in `drawn` for the caller to dispose.
+    static IPathSpace[] DrawBaselines(List<Job> jobs, AblationPathOptions o, List<IPathSpace> drawn)
+    {
+        var spaces = new IPathSpace[jobs.Count];
+        for (int j = 0; j < jobs.Count; j++)
+        {
+            spaces[j] = jobs[j].Space;
+            if (o.RandomBaseline is null) continue;
+            var b = o.RandomBaseline(jobs[j].Rng);
+            var d = spaces[j].WithBaseline(PathSpaceFactory.CheckBaseline(b, spaces[j].Target, "RandomBaseline"));
+            drawn.Add(d);
+            spaces[j] = d;
+        }
+        return spaces;
+    }
+
+    // Random quantisation (§2.4.3B): one uniform draw per job and iteration for all its evaluated masks; null otherwise.
+    static Tensor? QuantisationDraw(List<Job> jobs, AblationPathOptions o, long[] maskShape, ScalarType dtype, Device device)
+    {
+        if (o.Quantisation != MaskQuantisation.Random) return null;
+        int rows = PathObjective.RowsPerPath(o.Score, o.Steps);
+        var shape = new long[maskShape.Length + 1]; shape[0] = rows; maskShape.CopyTo(shape, 1);
+        return cat(jobs.Select(j => rand(shape, dtype: ScalarType.Float64, generator: j.Generator).to(dtype, device)).ToArray(), 0);
+    }
+
+    // Line 6: the ascent direction — optionally minus each mask's mean (ĝ = g − ∫g) and with momentum v ← β·v + g.
+    static Tensor Direction(List<Job> jobs, Tensor gradient, AblationPathOptions o, long[] maskShape)
+    {
+        var g = gradient; // [B,P,T,*S]
+        var maskDims = Enumerable.Range(3, maskShape.Length).Select(d => (long)d).ToArray();
+        if (o.RemoveGradientMean) g = g - g.mean(maskDims, keepdim: true);
+        if (o.Momentum > 0)
+        {
+            var v = stack(jobs.Select(j => j.Velocity ?? zeros_like(j.State!)).ToArray(), 0) * o.Momentum + g;
+            for (int j = 0; j < jobs.Count; j++)
+            {
+                jobs[j].Velocity?.Dispose();
+                jobs[j].Velocity = v[j].detach().clone().DetachFromDisposeScope();
+            }
+            g = v;
+        }
+        return g;
+    }
+
+    // Line 7: the L∞-normalised step φ ← φ + h·g/max|g| per path (§2.8.2); a zero gradient leaves the path alone.
+    static Tensor Step(Tensor states, Tensor g, AblationPathOptions o, int B, int P)
+    {
+        var gmax = g.abs().reshape(B * P, -1).amax(new long[] { 1 });
+        var bshape = new long[g.dim()]; Array.Fill(bshape, 1); bshape[0] = B; bshape[1] = P;
+        var denom = gmax.where(gmax.gt(0), ones_like(gmax)).reshape(bshape);
+        return states + g / denom * o.StepSize;
+    }
+
+    // Jitter (§2.4.3A): Gaussian noise of std JitterStd from each job's generator, before the projections.
+    static Tensor Jitter(Tensor next, List<Job> jobs, AblationPathOptions o, ScalarType dtype, Device device)
+    {
+        if (!(o.JitterStd > 0)) return next;
+        var stateShape = jobs[0].State!.shape;
+        return next + stack(jobs.Select(j => randn(stateShape, dtype: ScalarType.Float64, generator: j.Generator).to(dtype, device)).ToArray(), 0) * o.JitterStd;
+    }
+
+    // Line 8: the Gaussian regularisation filter (Eq 2.24) on every mask, σ in mask pixels (the space's scale).
+    static Tensor Filter(Tensor next, PathRepair.MaskRegulariser regulariser, int B, int P, int T, long[] maskShape) =>
+        regulariser.Apply(next.reshape(B * P * T, maskShape[0], maskShape[1])).reshape(next.shape);
+
+    // Line 10: artificial saturation (Eq 2.26) with each job's ζ_sat of this iteration.
+    static Tensor Saturate(Tensor next, List<Job> jobs, AblationPathOptions o, int B)
+    {
+        var zetas = jobs.Select(j => o.SaturationAt(j.Iterations + 1)).ToArray();
+        if (zetas.All(z => z == zetas[0])) return zetas[0] > 0 ? PathRepair.Saturate(next, zetas[0]) : next;
+        return stack(Enumerable.Range(0, B).Select(j => zetas[j] > 0 ? PathRepair.Saturate(next[j], zetas[j]) : next[j]).ToArray(), 0);
+    }
+
+    // Line 11: pinching of the straddling pair (Eq 2.27–2.29): φ↓ is pulled towards φ↑.
+    static Tensor Pinch(Tensor next, AblationPathOptions o) =>
+        stack(new[] { next.select(1, 0), PathRepair.Pinch(next.select(1, 0), next.select(1, 1), o.Pinching) }, 1);
+
+    // Lines 12–15: re-monotonise (Algorithm 1), clamp to [0,1], constant speed (Lemma 7) with each space's mass weights.
+    static Tensor Repair(Tensor next, List<Job> jobs, AblationPathOptions o, int B, int P)
+    {
+        var pathShape = new long[] { B * P }.Concat(next.shape.Skip(2)).ToArray();
+        var weights = jobs.Select(j => j.Space.MassWeights).ToArray();
+        if (weights.All(w => ReferenceEquals(w, weights[0])))
+            return PathRepair.RepairMany(next.reshape(pathShape), o.Monotonisation, weights[0]).reshape(next.shape);
+        return stack(Enumerable.Range(0, B).Select(j => PathRepair.RepairMany(next[j], o.Monotonisation, weights[j])).ToArray(), 0);
+    }
+
+    // Line 2, the loop condition: record score and saturation (Eq 2.31) and stop a path when it is saturated after
+    // MinIterations, at the cap (unsaturated), or when the classifier returned a non-finite score or gradient.
+    static void Record(List<Job> jobs, Tensor scores, Tensor finite, Tensor repaired, AblationPathOptions o, IProgress<AblationBatchProgress>? progress)
+    {
+        int B = jobs.Count;
+        var saturation = (repaired - 0.5).abs().mul(2).reshape(B, -1).mean(new long[] { 1 });
+        // The one host read of the iteration: score, finiteness and saturation of every path.
+        var stats = stack(new[] { scores.to_type(ScalarType.Float64), finite.to_type(ScalarType.Float64), saturation.to_type(ScalarType.Float64) }, 1)
+            .cpu().data<double>().ToArray();
+        for (int j = 0; j < B; j++)
+        {
+            var job = jobs[j];
+            int it = job.Iterations + 1;
+            double score = stats[3 * j], sat = stats[3 * j + 2];
+            if (stats[3 * j + 1] == 0)
+            {
+                job.Warnings.Add($"The classifier returned a non-finite score or gradient at iteration {it} (score {score}); stopped and kept the last finite path.");
+                job.Stop = StopReason.NonFiniteScore;
+                job.Done = true;
+                continue;
+            }
+            job.Scores.Add(score);
+            job.State!.Dispose();
+            job.State = repaired[j].clone().DetachFromDisposeScope();
+            job.Saturations.Add(sat);
+            job.Iterations = it;
+            progress?.Report(new AblationBatchProgress(job.Index, it, o.MaxIterations, score, sat));
+            if (it >= o.MinIterations && sat >= o.SaturationTarget) { job.Stop = StopReason.Saturated; job.Done = true; }
+            else if (it >= o.MaxIterations) job.Done = true;
         }
     }
 
@@ -411,8 +436,9 @@ public static class AblationPath
             warnings.Add("The final path's score is not finite (the classifier returned NaN/∞ along the path).");
         if (o.Score != AblationScore.Dissipating && retaining >= o.AdversarialScoreThreshold)
             warnings.Add($"The retaining score P↑ = {retaining:F3} is near 1: the masks are likely adversarial / under-regularised (§2.8.3). " +
-                         $"Increase the regularisation (σ_reguBlur = {o.RegularisationSigma} px now) slightly above where this stops; the thesis found ≈ 6 px best.");
+                         $"Increase the regularisation (σ_reguBlur = {o.RegularisationSigma} px now) slightly above where this stops; the thesis found ≈ {AblationPathOptions.ThesisRegularisationSigma} px best.");
         var pathOut = (P == 1 ? state[0] : state.transpose(0, 1)).cpu().contiguous();
+        var (resultSpace, ownsSpace) = ResultSpace(space);
         job.Clock.Stop();
         return new AblationPathResult
         {
@@ -423,6 +449,8 @@ public static class AblationPath
             ClassName = model.ClassNames[job.ClassIndex],
             ScoreKind = o.Score,
             PathSpace = space.Name,
+            Space = resultSpace,
+            OwnsSpace = ownsSpace,
             Times = PathRepair.Times(T),
             Score = score,
             RetainingScore = retaining,
@@ -441,6 +469,15 @@ public static class AblationPath
             Options = o,
         };
     }
+
+    // The space a result keeps: pixel spaces as CPU copies owned by the result (valid after the optimiser's or the
+    // caller's space is gone, and no device memory held); any other space (e.g. a feature basis) by reference.
+    static (IPathSpace Space, bool Owned) ResultSpace(IPathSpace space) => space switch
+    {
+        LinearPathSpace l => (l.To(CPU), true),
+        BlurPyramidPathSpace p => (p.To(CPU), true),
+        _ => (space, false),
+    };
 
     static double Ms(long a, long b) => (b - a) * 1000.0 / Stopwatch.Frequency;
 

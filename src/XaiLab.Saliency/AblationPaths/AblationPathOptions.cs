@@ -67,6 +67,40 @@ public enum AblationReduction
 /// </summary>
 public sealed record AblationPathOptions
 {
+    /// <summary>σ_reguBlur = 6 image pixels: where the pointing game of §2.8.3 peaks (scores of ~1, i.e. adversarial paths,
+    /// below 4 px). The default of <see cref="RegularisationSigma"/> and the value the under-regularisation warning names.</summary>
+    public const double ThesisRegularisationSigma = 6;
+
+    /// <summary>
+    /// The options that only <i>build</i> the path space (<see cref="PathSpaceFactory.Build"/>): <see cref="MaskSize"/>,
+    /// <see cref="PathSpace"/>, <see cref="PyramidLevels"/>, <see cref="PyramidMaxSigma"/>, <see cref="PyramidLogSigma"/>,
+    /// <see cref="Baseline"/>, <see cref="BaselineSigma"/> and <see cref="BaselineSigmaCandidates"/>. The overloads that take a
+    /// ready <see cref="IPathSpace"/> use that space's own mask shape, baseline and regularisation scale and reject these
+    /// when they differ from their defaults.
+    /// </summary>
+    public static IReadOnlyList<string> SpaceBuildingOptions { get; } = new[]
+    {
+        nameof(MaskSize), nameof(PathSpace), nameof(PyramidLevels), nameof(PyramidMaxSigma), nameof(PyramidLogSigma),
+        nameof(Baseline), nameof(BaselineSigma), nameof(BaselineSigmaCandidates),
+    };
+
+    /// <summary>The space-building options (<see cref="SpaceBuildingOptions"/>) that differ from their defaults.</summary>
+    public IReadOnlyList<string> NonDefaultSpaceOptions()
+    {
+        var d = new AblationPathOptions();
+        var list = new List<string>();
+        if (MaskSize != d.MaskSize) list.Add(nameof(MaskSize));
+        if (PathSpace != d.PathSpace) list.Add(nameof(PathSpace));
+        if (PyramidLevels != d.PyramidLevels) list.Add(nameof(PyramidLevels));
+        if (PyramidMaxSigma != d.PyramidMaxSigma) list.Add(nameof(PyramidMaxSigma));
+        if (PyramidLogSigma != d.PyramidLogSigma) list.Add(nameof(PyramidLogSigma));
+        if (Baseline is not null) list.Add(nameof(Baseline));
+        if (BaselineSigma is not null) list.Add(nameof(BaselineSigma));
+        if (!ReferenceEquals(BaselineSigmaCandidates, d.BaselineSigmaCandidates) && !BaselineSigmaCandidates.SequenceEqual(d.BaselineSigmaCandidates))
+            list.Add(nameof(BaselineSigmaCandidates));
+        return list;
+    }
+
     /// <summary>Number of interior masks T at t_i = i/(T+1) (§2.6.2A). Default 14 (16 path steps with the ends).</summary>
     public int Steps { get; init; } = 14;
 
@@ -93,7 +127,7 @@ public sealed record AblationPathOptions
 
     /// <summary>Gaussian regularisation σ_reguBlur in IMAGE pixels (Eq 2.24/2.25), rescaled to mask resolution by
     /// <c>sqrt(h·w/(H·W))</c>. Default 6 px (§2.8.3: the pointing-game peak; scores of ~1 below 4 px). 0 = none.</summary>
-    public double RegularisationSigma { get; init; } = 6;
+    public double RegularisationSigma { get; init; } = ThesisRegularisationSigma;
 
     /// <summary>Weight α of the unfiltered path in <c>φ ← (1−α)·γ_σ⋆φ + α·φ</c>. Default 0 (pure filter).</summary>
     public double RegularisationUnfilteredWeight { get; init; }
@@ -128,8 +162,12 @@ public sealed record AblationPathOptions
     /// <summary>An explicit baseline image <c>[C,H,W]</c>; null = the blurred baseline (§2.7.1).</summary>
     public Tensor? Baseline { get; init; }
 
-    /// <summary>Fixed blur σ (image pixels) of the blurred baseline; null = automatic: the smallest σ in [4,100] px that changes the top class (Eq 2.32).</summary>
+    /// <summary>Fixed blur σ (image pixels) of the blurred baseline; null = automatic: the smallest σ of <see cref="BaselineSigmaCandidates"/> ([4,100] px) that changes the top class (Eq 2.32).</summary>
     public double? BaselineSigma { get; init; }
+
+    /// <summary>The σ grid (image pixels, ascending) the automatic blurred-baseline search walks (Eq 2.32). Default
+    /// <see cref="Baselines.CandidateSigmas"/>: 4, 5, …, 20, 22, …, 40, 45, …, 100.</summary>
+    public IReadOnlyList<double> BaselineSigmaCandidates { get; init; } = Baselines.CandidateSigmas;
 
     /// <summary>Stochastic baselines (§2.4.3C, §2.8.5B): called once per iteration with the seeded generator; returns <c>[C,H,W]</c>. Needs the linear path space.</summary>
     public Func<Random, Tensor>? RandomBaseline { get; init; }
@@ -178,6 +216,8 @@ public sealed record AblationPathOptions
         Need(PyramidLevels >= 2, nameof(PyramidLevels), $"need at least 2 levels; got {PyramidLevels}");
         Need(double.IsFinite(PyramidMaxSigma) && PyramidMaxSigma > 0, nameof(PyramidMaxSigma), $"must be finite and > 0; got {PyramidMaxSigma}");
         Need(BaselineSigma is null || (double.IsFinite(BaselineSigma.Value) && BaselineSigma.Value >= 0), nameof(BaselineSigma), $"must be finite and ≥ 0; got {BaselineSigma}");
+        var candidateError = Baselines.CandidateError(BaselineSigmaCandidates);
+        Need(candidateError is null, nameof(BaselineSigmaCandidates), candidateError!);
         Need(double.IsFinite(JitterStd) && JitterStd >= 0, nameof(JitterStd), $"must be finite and ≥ 0; got {JitterStd}");
         Need(PathsPerBatch >= 0, nameof(PathsPerBatch), $"must be ≥ 0 (0 = all pairs at once); got {PathsPerBatch}");
         Need(BatchSize >= 0, nameof(BatchSize), $"must be ≥ 0 (0 = all at once); got {BatchSize}");

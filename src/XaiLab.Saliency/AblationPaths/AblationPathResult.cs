@@ -50,7 +50,16 @@ public sealed record AblationPathResult : IDisposable
     public required int ClassIndex { get; init; }
     public required string ClassName { get; init; }
     public required AblationScore ScoreKind { get; init; }
+    /// <summary>Name of the path space (<see cref="IPathSpace.Name"/> of <see cref="Space"/>), e.g. <c>linear</c>.</summary>
     public required string PathSpace { get; init; }
+    /// <summary>
+    /// The path space the path lives in, for rendering its images without the classifier (<see cref="Frames"/>):
+    /// for the pixel spaces (linear, blur pyramid) a CPU copy owned by this result; for other spaces (feature bases) the
+    /// caller's space itself, valid as long as the caller keeps it.
+    /// </summary>
+    public required IPathSpace Space { get; init; }
+    /// <summary>Whether <see cref="Dispose"/> disposes <see cref="Space"/> (true for the result's own copies).</summary>
+    public bool OwnsSpace { get; init; }
     /// <summary>Interior times t_i = i/(T+1).</summary>
     public required double[] Times { get; init; }
     /// <summary>Score of the final path (§2.3).</summary>
@@ -88,6 +97,31 @@ public sealed record AblationPathResult : IDisposable
     /// <summary>φ↓ <c>[T,*S]</c> of the straddling pair.</summary>
     public Tensor Down => IsPair ? Path.select(1, 1) : throw new InvalidOperationException("Only a straddling result has a second path φ↓.");
 
+    /// <summary>
+    /// A path <c>[T,*S]</c> (e.g. <see cref="Up"/>, <see cref="Down"/>) with its implicit ends φ(0) = 0 and φ(1) = 1:
+    /// <c>[T+2,*S]</c> on <see cref="Space"/>'s device and dtype — the masks of the trajectory at 0, <see cref="Times"/>, 1.
+    /// </summary>
+    public Tensor MasksWithEnds(Tensor path)
+    {
+        using var scope = NewDisposeScope();
+        var shape = new long[] { 1 }.Concat(path.shape.Skip(1)).ToArray();
+        var device = Space.Target.device; var dtype = Space.Target.dtype;
+        return cat(new[] { zeros(shape, dtype, device), path.detach().to(dtype, device), ones(shape, dtype, device) }).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The images x(φ(t)) along a path with its ends (<see cref="MasksWithEnds"/>), rendered in <see cref="Space"/> without
+    /// the classifier: <c>[T+2,C,H,W]</c>, clamped to [0,1], float32 on the CPU. The matching scores are <see cref="Curve"/>
+    /// (first path) and <see cref="SecondCurve"/>.
+    /// </summary>
+    public Tensor Frames(Tensor path)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var frames = Space.Render(MasksWithEnds(path)).clamp(0, 1);
+        return frames.to(CPU).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The class-transition choice on the (first) path's curve (§2.7.2B).</summary>
     public ClassTransitionChoice ClassTransition => Reductions.ChooseTransition(Curve.Score, Curve.RanksFirst(ClassIndex));
 
@@ -118,5 +152,9 @@ public sealed record AblationPathResult : IDisposable
         $"{StopReason}, path [{string.Join(",", Path.shape)}] in {PathSpace}, class {ClassIndex} '{ClassName}'" +
         (BaselineSigma is { } s ? $", baseline σ {s} px" : "") + $", {Warnings.Count} warning(s) }}";
 
-    public void Dispose() { Path.Dispose(); Image.Dispose(); Baseline.Dispose(); }
+    public void Dispose()
+    {
+        Path.Dispose(); Image.Dispose(); Baseline.Dispose();
+        if (OwnsSpace) Space.Dispose();
+    }
 }

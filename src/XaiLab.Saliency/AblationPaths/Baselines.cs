@@ -1,6 +1,7 @@
 using TorchSharp;
 using XaiLab.Imaging;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.AblationPaths;
 
@@ -29,23 +30,25 @@ public static class Baselines
             .Concat(Enumerable.Range(9, 12).Select(i => 5.0 * i)).ToArray();
 
     /// <summary>
-    /// The blurred baseline <c>γ_σ ⋆ x_Tg</c> with the smallest σ in [4,100] px (on <see cref="CandidateSigmas"/>)
-    /// for which the top class changes (Eq 2.32). If none changes it, returns σ = 100 with
+    /// The blurred baseline <c>γ_σ ⋆ x_Tg</c> with the smallest σ on the candidate grid (default <see cref="CandidateSigmas"/>,
+    /// [4,100] px) for which the top class changes (Eq 2.32). If none changes it, returns the largest candidate with
     /// <see cref="BlurredBaseline.ChangesClass"/> false — the caller must report it (the thesis treats a same-class
     /// baseline as invalid). Candidates are classified in batches of <paramref name="batchSize"/>.
     /// </summary>
-    public static BlurredBaseline AutoBlur(Classifier model, Tensor image, int batchSize = 8)
+    /// <exception cref="ArgumentException">The candidates are empty, not finite and &gt; 0, or not ascending.</exception>
+    public static BlurredBaseline AutoBlur(Classifier model, Tensor image, int batchSize = 8, IReadOnlyList<double>? candidates = null)
     {
         PathSpace.CheckImage(image, "Image");
+        var sigmas = candidates ?? CandidateSigmas;
+        CheckCandidates(sigmas, nameof(candidates));
         using var scope = NewDisposeScope();
         var x = image.detach().to(model.Device);
         int targetClass = model.Predict(x).Class;
-        var sigmas = CandidateSigmas;
         for (int start = 0; start < sigmas.Count; start += batchSize)
         {
             using var chunk = NewDisposeScope();
             var part = sigmas.Skip(start).Take(batchSize).ToArray();
-            var blurred = cat(part.Select(s => GaussianFilter.Blur(x.unsqueeze(0), s)).ToArray(), 0);
+            var blurred = cat(part.Select(s => Gaussian.Blur(x.unsqueeze(0), s)).ToArray(), 0);
             long[] top;
             using (no_grad()) top = model.Scores(blurred).argmax(1).cpu().data<long>().ToArray();
             for (int i = 0; i < part.Length; i++)
@@ -53,9 +56,25 @@ public static class Baselines
                     return new BlurredBaseline(blurred[i].clone().MoveToOuterDisposeScope().MoveToOuterDisposeScope(), part[i], true, (int)top[i], targetClass);
         }
         var last = sigmas[^1];
-        var b = GaussianFilter.BlurImage(x, last);
+        var b = Gaussian.Blur(x, last);
         int bc = model.Predict(b).Class;
         return new BlurredBaseline(b.MoveToOuterDisposeScope(), last, bc != targetClass, bc, targetClass);
+    }
+
+    /// <summary>Checks a candidate σ grid: non-empty, finite, &gt; 0 and ascending.</summary>
+    /// <exception cref="ArgumentException">Naming <paramref name="name"/> and what was expected.</exception>
+    public static void CheckCandidates(IReadOnlyList<double>? sigmas, string name)
+    {
+        if (CandidateError(sigmas) is { } e) throw new ArgumentException($"{name}: {e}.", name);
+    }
+
+    internal static string? CandidateError(IReadOnlyList<double>? sigmas)
+    {
+        if (sigmas is null || sigmas.Count == 0) return "the blurred-baseline search needs at least one candidate σ";
+        for (int i = 0; i < sigmas.Count; i++)
+            if (!(sigmas[i] > 0) || !double.IsFinite(sigmas[i]) || (i > 0 && sigmas[i] <= sigmas[i - 1]))
+                return $"candidate σ must be finite, > 0 and strictly ascending (image pixels); got [{string.Join(", ", sigmas)}]";
+        return null;
     }
 
     /// <summary>The blurred baseline with a fixed σ (image pixels; 0 = the image itself, which no path can explain).</summary>
@@ -65,7 +84,7 @@ public static class Baselines
         if (!double.IsFinite(sigma) || sigma < 0) throw new ArgumentException($"Baseline σ must be finite and ≥ 0; got {sigma}.", nameof(sigma));
         using var scope = NewDisposeScope();
         var x = image.detach().to(model.Device);
-        var b = sigma > 0 ? GaussianFilter.BlurImage(x, sigma) : x.clone();
+        var b = sigma > 0 ? Gaussian.Blur(x, sigma) : x.clone();
         int tc = model.Predict(x).Class, bc = model.Predict(b).Class;
         return new BlurredBaseline(b.MoveToOuterDisposeScope(), sigma, bc != tc, bc, tc);
     }

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.AblationPaths;
 
@@ -470,13 +471,15 @@ public static class PathRepair
     }
 
     /// <summary>Per-mask Gaussian regularisation (Eq 2.24) of a path <c>[T,h,w]</c> with σ in mask pixels, mixed
-    /// with the unfiltered path by <paramref name="unfilteredWeight"/>.</summary>
+    /// with the unfiltered path by <paramref name="unfilteredWeight"/>. The filter is <see cref="Gaussian.Blur(Tensor, double, BlurBorder?, double)"/>
+    /// with its defaults: replicate border (the masks 0 and 1 and the affine start path are fixed points; a zero border would
+    /// pull masks towards 0 at the edge and break the mass of the path) and radius ⌈3σ⌉.</summary>
     public static Tensor Regularise(Tensor path, double sigmaMaskPixels, double unfilteredWeight = 0)
     {
         if (path.dim() != 3) throw new ArgumentException($"Spatial regularisation needs masks [T,h,w]; got [{string.Join(",", path.shape)}].");
         if (sigmaMaskPixels <= 0) return path.clone();
         using var scope = NewDisposeScope();
-        var blurred = GaussianFilter.Blur(path.unsqueeze(1), sigmaMaskPixels).squeeze(1);
+        var blurred = Gaussian.Blur(path, sigmaMaskPixels);
         var r = unfilteredWeight > 0 ? blurred * (1 - unfilteredWeight) + path * unfilteredWeight : blurred;
         return r.MoveToOuterDisposeScope();
     }
@@ -488,7 +491,7 @@ public static class PathRepair
     /// </summary>
     public sealed class MaskRegulariser : IDisposable
     {
-        readonly Tensor _gh, _gw;
+        readonly GaussianOperator _blur;
         readonly double _unfilteredWeight;
 
         /// <param name="height">Mask rows h.</param>
@@ -500,8 +503,7 @@ public static class PathRepair
         public MaskRegulariser(int height, int width, double sigmaMaskPixels, double unfilteredWeight, ScalarType dtype, Device device)
         {
             if (!(sigmaMaskPixels > 0) || !double.IsFinite(sigmaMaskPixels)) throw new ArgumentException($"σ must be finite and > 0 (mask pixels); got {sigmaMaskPixels}.", nameof(sigmaMaskPixels));
-            _gh = tensor(GaussianFilter.AxisMatrix(height, sigmaMaskPixels)).to(dtype, device).DetachFromDisposeScope();
-            _gw = (width == height ? _gh.alias() : tensor(GaussianFilter.AxisMatrix(width, sigmaMaskPixels)).to(dtype, device)).DetachFromDisposeScope();
+            _blur = Gaussian.Operator(height, width, sigmaMaskPixels, BlurBorder.Replicate, Gaussian.DefaultTruncate, dtype, device);
             _unfilteredWeight = unfilteredWeight;
         }
 
@@ -509,12 +511,12 @@ public static class PathRepair
         public Tensor Apply(Tensor masks)
         {
             using var scope = NewDisposeScope();
-            var blurred = matmul(matmul(_gh, masks.unsqueeze(1)), _gw.t()).squeeze(1);
+            var blurred = _blur.Apply(masks);
             var r = _unfilteredWeight > 0 ? blurred * (1 - _unfilteredWeight) + masks * _unfilteredWeight : blurred;
             return r.MoveToOuterDisposeScope();
         }
 
-        public void Dispose() { _gh.Dispose(); _gw.Dispose(); }
+        public void Dispose() => _blur.Dispose();
     }
 
     /// <summary>The affine start path (Eq 2.17): every mask constant t_i = i/(T+1). Shape <c>[T,*S]</c>.</summary>

@@ -1,4 +1,5 @@
 using TorchSharp;
+using XaiLab.Imaging.Filters;
 using static TorchSharp.torch;
 
 namespace XaiLab.Saliency.AblationPaths;
@@ -19,6 +20,14 @@ public interface IPathSpace : IDisposable
 
     /// <summary>Whether masks are 2-D images, so that the Gaussian regularisation (Eq 2.24) applies.</summary>
     bool IsSpatial { get; }
+
+    /// <summary>
+    /// Mask pixels per image pixel: the factor that turns σ_reguBlur, given in image pixels, into the σ of the mask filter
+    /// (Eq 2.24). The default is <c>sqrt(h·w/(H·W))</c> for spatial masks <c>[h,w]</c> on an image <c>[C,H,W]</c> and 0 for
+    /// non-spatial spaces (no filter applies). A space with another mask geometry overrides it.
+    /// </summary>
+    double RegularisationScale => IsSpatial && MaskShape.Length == 2
+        ? Math.Sqrt(MaskShape[0] * MaskShape[1] / ((double)Target.shape[^2] * Target.shape[^1])) : 0;
 
     /// <summary>The image explained (φ = 0), <c>[C,H,W]</c>.</summary>
     Tensor Target { get; }
@@ -109,6 +118,13 @@ public sealed class LinearPathSpace : IPathSpace
 
     public IPathSpace WithBaseline(Tensor baseline) => new LinearPathSpace(Target, baseline, (int)MaskShape[0], (int)MaskShape[1]);
 
+    /// <summary>The same space with its images on <paramref name="device"/> (copies; this space is unchanged).</summary>
+    public LinearPathSpace To(Device device)
+    {
+        using var scope = NewDisposeScope();
+        return new LinearPathSpace(Target.to(device), Baseline.to(device), (int)MaskShape[0], (int)MaskShape[1]);
+    }
+
     public void Dispose() { Target.Dispose(); Baseline.Dispose(); _difference.Dispose(); }
 }
 
@@ -118,6 +134,7 @@ public sealed class LinearPathSpace : IPathSpace
 /// φ ∈ [0,1] chooses the blur level <c>s = φ·(L−1)</c> locally, interpolating linearly between the two nearest
 /// levels: <c>x = Σ_k max(0, 1−|s−k|)·B_k</c>. Linear spacing σ_k = σ_max·k/(L−1); logarithmic spacing
 /// σ_k = σ_max·2^{−(L−1−k)/2} for k ≥ 1 (half-octave steps down from σ_max), σ_0 = 0. Reference: 8 levels, σ_max 20 px.
+/// The levels are <see cref="GaussianPyramid.Build"/> (ascending σ, replicate border, radius ⌈3σ⌉).
 /// </summary>
 public sealed class BlurPyramidPathSpace : IPathSpace
 {
@@ -129,19 +146,27 @@ public sealed class BlurPyramidPathSpace : IPathSpace
         if (levels < 2) throw new ArgumentException($"The blur pyramid needs at least 2 levels; got {levels}.", nameof(levels));
         if (!(maxSigma > 0) || !double.IsFinite(maxSigma)) throw new ArgumentException($"Pyramid σ_max must be finite and > 0; got {maxSigma}.", nameof(maxSigma));
         if (maskHeight < 1 || maskWidth < 1) throw new ArgumentException($"Mask size must be at least 1×1; got {maskHeight}×{maskWidth}.");
-        Sigmas = Enumerable.Range(0, levels).Select(k => k == 0 ? 0.0
-            : logSigma ? maxSigma * Math.Pow(2, -(levels - 1 - k) / 2.0) : maxSigma * k / (levels - 1)).ToArray();
-        using (var scope = NewDisposeScope())
-        {
-            var x = target.detach().unsqueeze(0);
-            var stack = cat(Sigmas.Select(s => s == 0 ? x.clone() : GaussianFilter.Blur(x, s)).ToArray(), 0);
-            _levels = stack.MoveToOuterDisposeScope();
-        }
-        _levels.DetachFromDisposeScope();
+        Sigmas = logSigma ? GaussianPyramid.HalfOctaveSigmas(levels, maxSigma) : GaussianPyramid.LinearSigmas(levels, maxSigma);
+        LogSigma = logSigma;
+        _levels = GaussianPyramid.Build(target.detach(), Sigmas).DetachFromDisposeScope();
         Target = target.detach().clone().DetachFromDisposeScope();
         Baseline = _levels[levels - 1].clone().DetachFromDisposeScope();
         MaskShape = new long[] { maskHeight, maskWidth };
     }
+
+    BlurPyramidPathSpace(BlurPyramidPathSpace source, Device device)
+    {
+        Sigmas = source.Sigmas; LogSigma = source.LogSigma; MaskShape = (long[])source.MaskShape.Clone();
+        _levels = source._levels.to(device).clone().DetachFromDisposeScope();
+        Target = source.Target.to(device).clone().DetachFromDisposeScope();
+        Baseline = source.Baseline.to(device).clone().DetachFromDisposeScope();
+    }
+
+    /// <summary>Whether the level σ are spaced in half octaves (true) or linearly.</summary>
+    public bool LogSigma { get; }
+
+    /// <summary>The same space with its levels on <paramref name="device"/> (copies, no re-blurring; this space is unchanged).</summary>
+    public BlurPyramidPathSpace To(Device device) => new(this, device);
 
     /// <summary>σ of each level in image pixels (σ_0 = 0).</summary>
     public double[] Sigmas { get; }

@@ -2,6 +2,7 @@ using TorchSharp;
 using XaiLab.Imaging;
 using XaiLab.Saliency.Methods;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.Evaluation;
 
@@ -111,7 +112,7 @@ public static class MarkerFaithfulness
         Tensor fill = options.Removal switch
         {
             MarkerRemoval.Black => zeros_like(image),
-            MarkerRemoval.Blur => ImageFilters.GaussianBlur(image.unsqueeze(0), options.BlurSigma)[0],
+            MarkerRemoval.Blur => Gaussian.Blur(image, options.BlurSigma),
             _ => ((image * (1 - m)).sum(new long[] { 1, 2 }, keepdim: true) / (1 - m).sum().clamp_min(1)).expand_as(image),
         };
         return (image * (1 - m) + fill * m).MoveToOuterDisposeScope();

@@ -2,6 +2,7 @@ using TorchSharp;
 using XaiLab.Imaging;
 using XaiLab.Saliency.Methods;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.Evaluation;
 
@@ -85,7 +86,7 @@ public static class PixelAblation
             if (!cb.shape.SequenceEqual(x.shape)) throw new ArgumentException($"Pixel ablation: baseline must be [{c},{h},{w}]; got [{string.Join(",", cb.shape)}].");
             baseline = cb.detach().to(x.device).to_type(x.dtype); baselineName = "custom";
         }
-        else if (kind == AblationBaseline.Blur) { baseline = ImageFilters.GaussianBlur(x.unsqueeze(0), o.BlurSigma)[0]; baselineName = $"blur σ={o.BlurSigma}"; }
+        else if (kind == AblationBaseline.Blur) { baseline = Gaussian.Blur(x, o.BlurSigma); baselineName = $"blur σ={o.BlurSigma}"; }
         else { baseline = zeros_like(x); baselineName = "black"; }
 
         // Rank of each pixel in the descending saliency order (stable: ties by row-major index).

@@ -1,5 +1,6 @@
 using TorchSharp;
 using XaiLab.Imaging;
+using XaiLab.Imaging.Filters;
 using static TorchSharp.torch;
 
 namespace XaiLab.Saliency.Methods;
@@ -162,18 +163,18 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
     }
 
     /// <summary>
-    /// The blur pyramid <c>[L,C,H,W]</c>: level l blurred with σ_max·(1 − l/(L−1)) (kernel radius ⌈4σ⌉ as TorchRay's
-    /// <c>imsmooth</c>); the last level is the image. The border is padded with <paramref name="fill"/> (one value per
-    /// channel; TorchRay: the mean colour) or, when it is null, replicated.
+    /// The blur pyramid <c>[L,C,H,W]</c> in TorchRay's order: level l blurred with σ_max·(1 − l/(L−1)), so the last level is
+    /// the image and <see cref="ApplyPyramid"/> reads level m·(L−1) (mask m = 1 keeps the pixel). It is the shared
+    /// <see cref="GaussianPyramid.Build"/> (ascending σ = σ_max·k/(L−1)) flipped along the level axis, with TorchRay's
+    /// <c>imsmooth</c> radius ⌈4σ⌉. The border is the constant <paramref name="fill"/> (one value per channel; TorchRay: the
+    /// mean colour) or, when it is null, replicated.
     /// </summary>
     public static Tensor BlurPyramid(Tensor image, int levels, double maxBlur, IReadOnlyList<float>? fill = null)
     {
         using var scope = NewDisposeScope();
-        var x = image.unsqueeze(0);
-        var border = fill is null ? ImageFilters.Border.Replicate : ImageFilters.Border.Constant;
-        var lv = Enumerable.Range(0, levels)
-            .Select(l => ImageFilters.GaussianBlur(x, maxBlur * (1 - (double)l / (levels - 1)), border, ImageFilters.TorchRayRadius, fill)[0]).ToArray();
-        return stack(lv).MoveToOuterDisposeScope();
+        var border = fill is null ? BlurBorder.Replicate : BlurBorder.Constant(fill);
+        var ascending = GaussianPyramid.Build(image, GaussianPyramid.LinearSigmas(levels, maxBlur), border, Gaussian.TorchRayTruncate);
+        return ascending.flip(0).MoveToOuterDisposeScope();
     }
 
     /// <summary>Perturbed images <c>[K,C,H,W]</c>: per pixel, the pyramid read at level m·(L−1) with linear interpolation.</summary>
@@ -254,7 +255,7 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
             {
                 var masks = gen.Crop(gen.Generate(p)).unsqueeze(1);
                 if (Options.Smooth > 0)
-                    masks = ImageFilters.GaussianBlur(masks, Options.Smooth * Math.Min(h, w), ImageFilters.Border.Zero, ImageFilters.TorchRayRadius);
+                    masks = Gaussian.Blur(masks, Options.Smooth * Math.Min(h, w), BlurBorder.Zero, Gaussian.TorchRayTruncate);
                 results.Add(masks.squeeze(1));
             }
         }

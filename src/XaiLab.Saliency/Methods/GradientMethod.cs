@@ -1,6 +1,7 @@
 using TorchSharp;
 using XaiLab.Imaging;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.Methods;
 
@@ -56,8 +57,7 @@ public sealed class GradientMethod(GradientOptions? options = null) : ISaliencyM
         if (Options.Smooth < 0 || double.IsNaN(Options.Smooth) || double.IsInfinity(Options.Smooth))
             throw new ArgumentOutOfRangeException(nameof(Options.Smooth), $"{Name}: smoothing must be a finite number ≥ 0; got {Options.Smooth}.");
         if (Options.Smooth > 0)
-            map = ImageFilters.GaussianBlur(map.unsqueeze(0).unsqueeze(0), Options.Smooth * Math.Max(map.shape[0], map.shape[1]),
-                ImageFilters.Border.Replicate, ImageFilters.TorchRayRadius)[0, 0];
+            map = Gaussian.Blur(map, Options.Smooth * Math.Max(map.shape[0], map.shape[1]), BlurBorder.Replicate, Gaussian.TorchRayTruncate);
         return new SaliencyMap(MethodSupport.Finish(map), Name, classIndex,
             new Dictionary<string, object> { ["output"] = y.to_type(ScalarType.Float64).item<double>() });
     }

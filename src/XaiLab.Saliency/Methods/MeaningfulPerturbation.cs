@@ -1,6 +1,7 @@
 using TorchSharp;
 using XaiLab.Imaging;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.Methods;
 
@@ -61,7 +62,7 @@ public sealed class MeaningfulPerturbation(MeaningfulPerturbationOptions? option
         using var scope = NewDisposeScope();
         var x = MethodSupport.PrepareImage(model, image, classIndex, Name).to_type(ScalarType.Float32).unsqueeze(0);
         int h = (int)x.shape[2], w = (int)x.shape[3];
-        var blurred = ImageFilters.GaussianBlur(x, Options.BlurSigma);
+        var blurred = Gaussian.Blur(x, Options.BlurSigma);
         int mh = (int)Math.Ceiling((double)h / Options.MaskDownsampling), mw = (int)Math.Ceiling((double)w / Options.MaskDownsampling);
         using var m = new TorchSharp.Modules.Parameter(ones(new long[] { 1, 1, mh, mw }, device: x.device), true);
         var adam = optim.Adam(new[] { m }, lr: Options.LearningRate);

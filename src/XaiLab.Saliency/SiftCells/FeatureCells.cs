@@ -1,6 +1,7 @@
 using TorchSharp;
 using XaiLab.Imaging;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.SiftCells;
 
@@ -118,7 +119,7 @@ public static class FeatureCells
 
     /// <summary>
     /// Smooth cells for one band: each cell's indicator on the h×w grid is blurred by γ_σ (σ in grid pixels,
-    /// Eq 4.27, <see cref="GaussianFilter"/>), cut off softly at <paramref name="sparsity"/> s
+    /// Eq 4.27, <see cref="XaiLab.Imaging.Filters.Gaussian"/>, half-sample reflected border, radius ⌈6σ⌉), cut off softly at <paramref name="sparsity"/> s
     /// (χ ↦ (χ − s)/(1 − s) above s, else 0; Eq 4.37) and the missing mass w̃ = 1 − m̃ is redistributed
     /// proportionally, χ ↦ χ + χ·w̃ / max(m̃, <paramref name="guard"/>) (Eq 4.38/4.39). s = 0 keeps the dense
     /// partition of unity. Small kernels blur each cell on its bounding box (managed, parallel over cells); kernels
@@ -151,7 +152,7 @@ public static class FeatureCells
         var cells = labels.Distinct().OrderBy(i => i).ToArray();
         int p = height * width;
         var perCell = new (int[] Pixel, float[] Value)[cells.Length];
-        int radius = GaussianFilter.Radius(sigmaPixels);
+        int radius = Gaussian.Radius(sigmaPixels, Gaussian.ScaleSpaceTruncate);
         if (!forceFullGrid && sigmaPixels > 0 && 2 * radius + 1 < Math.Min(height, width) / 2)
             SmoothCrops(labels, height, width, sigmaPixels, sparsity, cutOff, cells, perCell);
         else
@@ -206,9 +207,9 @@ public static class FeatureCells
                 if (y < y0[u]) y0[u] = y; if (y > y1[u]) y1[u] = y;
                 if (x < x0[u]) x0[u] = x; if (x > x1[u]) x1[u] = x;
             }
-        var bh = GaussianFilter.MatrixFloat(h, sigma);
-        var bw = GaussianFilter.MatrixFloat(w, sigma);
-        int r = GaussianFilter.Radius(sigma);
+        var bh = Gaussian.AxisMatrixFloat(h, sigma, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate);
+        var bw = h == w ? bh : Gaussian.AxisMatrixFloat(w, sigma, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate);
+        int r = Gaussian.Radius(sigma, Gaussian.ScaleSpaceTruncate);
         Parallel.For(0, n, u =>
         {
             int cell = cells[u];
@@ -263,7 +264,7 @@ public static class FeatureCells
             int c1 = Math.Min(cells.Length, c0 + chunk);
             var ids = tensor(cells[c0..c1]).view(-1, 1, 1);
             var ind = lab.unsqueeze(0).eq(ids).to(ScalarType.Float32); // [n,h,w]
-            var smooth = GaussianFilter.Blur(ind, sigma).reshape(c1 - c0, p).contiguous();
+            var smooth = Gaussian.Blur(ind, sigma, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate).reshape(c1 - c0, p).contiguous();
             var data = smooth.data<float>().ToArray();
             for (int u = 0; u < c1 - c0; u++)
             {

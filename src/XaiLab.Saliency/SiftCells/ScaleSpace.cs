@@ -1,6 +1,7 @@
 using TorchSharp;
 using XaiLab.Imaging;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Saliency.SiftCells;
 
@@ -53,7 +54,7 @@ public sealed record ScaleSpaceLayer(int Index, double LowerSigma, double UpperS
 /// <para>
 /// With σ_l = σ_0·2^(l/ρ), l = 0…M−1, and σ_{M−1} the first ≥ MaxSigmaFactor·max(H,W), the M+1 bands are
 /// <c>T_0 = x − Γ(σ_0)</c> (from the unfiltered image), <c>T_l = Γ(σ_{l−1}) − Γ(σ_l)</c> for 0 &lt; l &lt; M and the
-/// top band <c>T_M = Γ(σ_{M−1})</c> (Eq 4.31), where Γ(σ) = γ_σ ⋆ x (<see cref="GaussianFilter"/>, reflected boundary).
+/// top band <c>T_M = Γ(σ_{M−1})</c> (Eq 4.31), where Γ(σ) = γ_σ ⋆ x (<see cref="Gaussian"/> with the half-sample reflected border and radius ⌈6σ⌉).
 /// The sum telescopes, so <c>Σ_l T_l = x</c> exactly up to float rounding (Lemma 8 / Eq 4.30).
 /// ρ·T_l approximates ln 2 · Δ(σ) with Δ = −σ ∂Γ/∂σ = −σ²∇²Γ (Lemma 9; the thesis' proof drops the ln 2 of
 /// 2^(1/ρ) = 1 + ln2/ρ + …).
@@ -131,7 +132,7 @@ public sealed class ScaleSpace : IDisposable
         var previous = x;
         for (int l = 0; l < layers.Count - 1; l++)
         {
-            var g = GaussianFilter.Blur(x, layers[l].UpperSigma);
+            var g = Gaussian.Blur(x, layers[l].UpperSigma, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate);
             bands[l] = previous - g;
             previous = g;
         }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using XaiLab.Imaging.Filters;
 using static TorchSharp.torch;
 
 namespace XaiLab.Saliency.SiftCells;
@@ -323,50 +324,13 @@ public static class SiftDetector
         return new Plane(d, w2, h2);
     }
 
-    /// <summary>Separable Gaussian blur as cv::GaussianBlur on float images: ksize = round(8σ+1)|1, reflect-101 border.</summary>
-    static Plane Blur(Plane p, double sigma)
-    {
-        int ksize = ((int)Math.Round(sigma * 8 + 1)) | 1;
-        int r = ksize / 2;
-        var kern = new float[ksize];
-        double sum = 0;
-        var kd = new double[ksize];
-        for (int i = 0; i < ksize; i++) { double x = i - r; sum += kd[i] = Math.Exp(-x * x / (2 * sigma * sigma)); }
-        for (int i = 0; i < ksize; i++) kern[i] = (float)(kd[i] / sum);
-        int w = p.W, h = p.H;
-        var tmp = new float[w * h];
-        var outp = new float[w * h];
-        var xi = new int[w + 2 * r];
-        for (int i = 0; i < xi.Length; i++) xi[i] = Reflect101(i - r, w);
-        Parallel.For(0, h, y =>
-        {
-            int row = y * w;
-            for (int x = 0; x < w; x++)
-            {
-                float s = 0;
-                for (int t = 0; t < ksize; t++) s += kern[t] * p.Data[row + xi[x + t]];
-                tmp[row + x] = s;
-            }
-        });
-        var yi = new int[h + 2 * r];
-        for (int i = 0; i < yi.Length; i++) yi[i] = Reflect101(i - r, h);
-        Parallel.For(0, h, y =>
-        {
-            for (int x = 0; x < w; x++)
-            {
-                float s = 0;
-                for (int t = 0; t < ksize; t++) s += kern[t] * tmp[yi[y + t] * w + x];
-                outp[y * w + x] = s;
-            }
-        });
-        return new Plane(outp, w, h);
-    }
-
-    static int Reflect101(int i, int n)
-    {
-        if (n == 1) return 0;
-        int period = 2 * n - 2;
-        i = ((i % period) + period) % period;
-        return i < n ? i : period - i;
-    }
+    /// <summary>
+    /// The Gaussian blur of cv::GaussianBlur on float images (ksize = round(8σ+1)|1, float32 taps, reflect-101 border,
+    /// rows then columns): <see cref="GaussianKernel.OpenCv"/> through <see cref="Gaussian.BlurPlane"/>. The detector keeps
+    /// OpenCV's integer-rounded kernel size and border rather than the library's ⌈3σ⌉/replicate default because its
+    /// keypoints are compared with OpenCV's SIFT (<see cref="OpenCvSiftReference"/>): the 3×3×3 extremum tests and the
+    /// contrast threshold flip on differences far below what a different kernel support makes.
+    /// </summary>
+    static Plane Blur(Plane p, double sigma) =>
+        new(Gaussian.BlurPlane(p.Data, p.W, p.H, GaussianKernel.OpenCv(sigma), BlurBorder.Reflect101), p.W, p.H);
 }

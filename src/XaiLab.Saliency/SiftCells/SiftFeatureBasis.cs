@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using TorchSharp;
 using XaiLab.Imaging;
+using XaiLab.Imaging.Filters;
+using XaiLab.Saliency.AblationPaths;
 using static TorchSharp.torch;
 
 namespace XaiLab.Saliency.SiftCells;
@@ -102,12 +104,15 @@ public sealed record SiftBuildPhases(double Detect, double ScaleSpace, double As
 /// (<see cref="To"/>) torch sparse COO tensors <c>[C·h·w, K]</c> built from the same matrices and <c>torch.mm</c>.
 /// </para>
 /// <para>
-/// Path-space members (for the ablation-path optimiser): <see cref="Name"/>, <see cref="MaskShape"/> = [K],
-/// <see cref="IsSpatial"/> = false, <see cref="Target"/> = Render(1) = x, <see cref="Baseline"/> = Render(0),
-/// <see cref="MassWeights"/> (Eq 4.45), <see cref="Render"/>, <see cref="WithBaseline"/>.
+/// The basis is itself an <see cref="IPathSpace"/> — the one of <see cref="AsPathSpace"/> with the Euclidean metric:
+/// <see cref="Name"/>, <see cref="MaskShape"/> = [K], <see cref="IsSpatial"/> = false, <see cref="Target"/> = Render(1) = x,
+/// <see cref="Baseline"/> = Render(0); as a path space its masks φ render as D(1 − φ), its mass weights are uniform
+/// (null; the Eq 4.45 weights <see cref="MassWeights"/> enter with <see cref="SiftMetric.Weighted"/>), and
+/// <see cref="IPathSpace.WithBaseline"/> is <see cref="WithBaseline"/> on this basis' device. The public
+/// <see cref="Render"/> takes gains θ, not masks.
 /// </para>
 /// </summary>
-public sealed class SiftFeatureBasis : IDisposable
+public sealed class SiftFeatureBasis : IPathSpace
 {
     readonly CellMatrix[] _matrices; // per level: CSR over pixels, C channels + field weight
     Tensor[]? _cooDecoders;          // per level: torch sparse [C·h·w, K] (built for TorchCoo / CUDA)
@@ -310,8 +315,8 @@ public sealed class SiftFeatureBasis : IDisposable
         if (images.dim() == 3) images = images.unsqueeze(0);
         if (images.dim() != 4) throw new ArgumentException($"ImageRectifier expects images [N,C,H,W] or [C,H,W]; got shape [{string.Join(",", images.shape)}].", nameof(images));
         using var scope = NewDisposeScope();
-        var hp = (images - GaussianFilter.Blur(images, sigmaHighpass)).abs().mean(new long[] { 1 });
-        return GaussianFilter.Blur(hp, sigmaLowpass).MoveToOuterDisposeScope();
+        var hp = (images - Gaussian.Blur(images, sigmaHighpass, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate)).abs().mean(new long[] { 1 });
+        return Gaussian.Blur(hp, sigmaLowpass, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate).MoveToOuterDisposeScope();
     }
 
     /// <summary>The rectifier heatmap of the rendered images: <see cref="ImageRectifier"/>(Render(θ)) → <c>[N,H,W]</c>.</summary>
@@ -375,6 +380,28 @@ public sealed class SiftFeatureBasis : IDisposable
     /// basis, not only the space, when done).
     /// </summary>
     public SiftPathSpace AsPathSpace(SiftMetric metric = SiftMetric.Euclidean) => new(this, metric);
+
+    /// <summary>Path-space rendering: masks φ <c>[N,K]</c> → images D(1 − φ) <c>[N,C,H,W]</c> (differentiable).</summary>
+    Tensor IPathSpace.Render(Tensor masks)
+    {
+        PathSpace.CheckMasks(masks, MaskShape, Name);
+        return Render(1 - masks);
+    }
+
+    /// <summary>Uniform mass (the Euclidean metric of <see cref="AsPathSpace"/>'s default).</summary>
+    Tensor? IPathSpace.MassWeights => null;
+
+    /// <summary>The basis with another baseline (<see cref="WithBaseline"/>), moved to this basis' device and kernel; the caller disposes it.</summary>
+    IPathSpace IPathSpace.WithBaseline(Tensor baseline) => WithBaselineHere(baseline);
+
+    /// <summary><see cref="WithBaseline"/> on this basis' device with its sparse kernel (for path spaces that draw baselines per iteration).</summary>
+    internal SiftFeatureBasis WithBaselineHere(Tensor baseline)
+    {
+        var b = WithBaseline(baseline);
+        if (Device.type != DeviceType.CPU) b.To(Device);
+        b.Kernel = Kernel;
+        return b;
+    }
 
     /// <summary>Moves the decoder matrices to <paramref name="device"/> (returns this).</summary>
     public SiftFeatureBasis To(Device device)

@@ -26,15 +26,18 @@ public enum SiftMetric
 /// rescaling is an identity with a scaled derivative). Features with W_j = 0 (empty cells) get a zero gradient.
 /// With <see cref="SiftMetric.Euclidean"/> both are the identity.
 /// </para>
-/// The space borrows the basis: disposing it frees only its own tensors.
+/// The space borrows the basis: disposing it frees only its own tensors (a space made by <see cref="WithBaseline"/> owns
+/// the basis it made and frees it too).
 /// </summary>
 public sealed class SiftPathSpace : IPathSpace
 {
     readonly SiftFeatureBasis _basis;
     readonly Tensor? _inverseWeights; // 1/W_j (0 where W_j = 0), [K]
+    readonly bool _ownsBasis;
 
-    internal SiftPathSpace(SiftFeatureBasis basis, SiftMetric metric)
+    internal SiftPathSpace(SiftFeatureBasis basis, SiftMetric metric, bool ownsBasis = false)
     {
+        _ownsBasis = ownsBasis;
         if (!Enum.IsDefined(metric)) throw new ArgumentOutOfRangeException(nameof(metric), metric, "Metric must be Euclidean or Weighted.");
         _basis = basis;
         Metric = metric;
@@ -79,10 +82,18 @@ public sealed class SiftPathSpace : IPathSpace
         return _basis.Render(1 - m).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Not supported: the SIFT basis has the implicit baseline θ = 0 (build the basis with <see cref="SiftFeatureBasis.WithBaseline"/> instead).</summary>
-    public IPathSpace WithBaseline(Tensor baseline) =>
-        throw new NotSupportedException("A SIFT feature basis has the implicit baseline θ = 0; use SiftFeatureBasis.WithBaseline(b).AsPathSpace() for another baseline image.");
+    /// <summary>
+    /// The same keypoints, cells and metric interpolating to <paramref name="baseline"/> instead (D(0) = b, §2.4.3C):
+    /// <see cref="SiftFeatureBasis.WithBaseline"/> on the basis' device, as a space of the same metric that owns the new
+    /// basis (disposing the space frees it). The mass weights are those of the new basis (they depend on x − b).
+    /// </summary>
+    /// <exception cref="ArgumentException">The baseline does not have the image's shape.</exception>
+    public IPathSpace WithBaseline(Tensor baseline) => new SiftPathSpace(_basis.WithBaselineHere(baseline), Metric, ownsBasis: true);
 
-    /// <summary>Frees the space's own tensors (not the basis).</summary>
-    public void Dispose() { MassWeights?.Dispose(); _inverseWeights?.Dispose(); }
+    /// <summary>Frees the space's own tensors (and the basis only if this space made it, see <see cref="WithBaseline"/>).</summary>
+    public void Dispose()
+    {
+        MassWeights?.Dispose(); _inverseWeights?.Dispose();
+        if (_ownsBasis) _basis.Dispose();
+    }
 }

@@ -2,6 +2,7 @@ using TorchSharp;
 using XaiLab.Imaging;
 using XaiLab.Saliency.AblationPaths;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Tests.AblationPaths;
 
@@ -292,7 +293,7 @@ public class OptimiserTests
         // Every smaller candidate keeps the class.
         foreach (var s in Baselines.CandidateSigmas.TakeWhile(s => s < bb.Sigma))
         {
-            using var b = GaussianFilter.BlurImage(image, s);
+            using var b = Gaussian.Blur(image, s);
             Assert.Equal(0, model.Predict(b).Class);
         }
         using var r = AblationPath.Optimise(model, image, 0, RegionOptions with { Baseline = null, MaxIterations = 6 });
@@ -310,8 +311,8 @@ public class OptimiserTests
         using var scope = NewDisposeScope();
         var ends = space.Render(stack(new[] { zeros(12, 12), ones(12, 12), full(new long[] { 12, 12 }, 1.0 / 7) }, 0));
         Assert.True(ends[0].allclose(image, 0, 1e-6));
-        Assert.True(ends[1].allclose(GaussianFilter.BlurImage(image, 20), 0, 1e-5));
-        Assert.True(ends[2].allclose(GaussianFilter.BlurImage(image, 20 / 7.0), 0, 1e-5));
+        Assert.True(ends[1].allclose(Gaussian.Blur(image, 20), 0, 1e-5));
+        Assert.True(ends[2].allclose(Gaussian.Blur(image, 20 / 7.0), 0, 1e-5));
         var log = new BlurPyramidPathSpace(image, 12, 12, levels: 8, maxSigma: 20, logSigma: true);
         Assert.Equal(20, log.Sigmas[^1], 12);
         Assert.Equal(10, log.Sigmas[^3], 12);

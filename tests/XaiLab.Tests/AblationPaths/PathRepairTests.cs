@@ -2,6 +2,7 @@ using TorchSharp;
 using XaiLab.Imaging;
 using XaiLab.Saliency.AblationPaths;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Tests.AblationPaths;
 
@@ -272,7 +273,7 @@ public class PathRepairTests
         Assert.Equal(1, b.sum().item<double>(), 9); // interior spike: mass preserved
         Assert.True(b[0, 4, 4].item<double>() < 0.2 && b[0, 4, 5].item<double>() > 0.05);
         // Matrix form equals the textbook 2-D Gaussian at the centre: (1/(2πσ²))-ish with normalised taps.
-        var k = GaussianFilter.Kernel(1);
+        var k = Gaussian.Kernel1D(1);
         Assert.Equal(k[3] * k[3], b[0, 4, 4].item<double>(), 12);
         var mixed = PathRepair.Regularise(spike, 1, 0.25);
         Assert.Equal(0.25 + 0.75 * k[3] * k[3], mixed[0, 4, 4].item<double>(), 12);

@@ -3,6 +3,7 @@ using Xunit.Abstractions;
 using XaiLab.Imaging;
 using XaiLab.Saliency.SiftCells;
 using static TorchSharp.torch;
+using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Tests.SiftCells;
 
@@ -32,7 +33,7 @@ public class ScaleSpaceTests(ITestOutputHelper output)
             Assert.True(layers[^1].LowerSigma >= image.shape[2] && layers[^2].LowerSigma < image.shape[2]);
             // every band carries signal, and the top band is the low-pass Γ(σ_{M−1})
             for (int l = 0; l < layers.Count; l++) Assert.True(space.Bands[l].abs().max().item<float>() > 1e-4, $"band {l} is empty");
-            using var top = GaussianFilter.Blur(image, layers[^1].LowerSigma);
+            using var top = Gaussian.Blur(image, layers[^1].LowerSigma, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate);
             Assert.True((space.Bands[^1] - top).abs().max().item<float>() < 1e-6);
             double err = (space.Reconstruct() - image).abs().max().item<float>();
             output.WriteLine($"{image.shape[1]}x{image.shape[2]}: {layers.Count} bands, max |Σ T_l − x| = {err:E2}");
@@ -85,13 +86,13 @@ public class ScaleSpaceTests(ITestOutputHelper output)
         var i = (arange(n, dtype: ScalarType.Float64) + 0.5);
         var x = (cos(i * a).unsqueeze(1) * cos(i * b).unsqueeze(0)).unsqueeze(0); // [1,n,n]
         double k2 = a * a + b * b, sigma = 3.0;
-        var gamma = GaussianFilter.Blur(x, sigma);
+        var gamma = Gaussian.Blur(x, sigma, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate);
         var laplacian = -k2 * gamma; // ∇²Γ(σ) for this mode
         var delta = -sigma * sigma * laplacian;  // Δ(σ) = −σ ∂Γ/∂σ = −σ²∇²Γ
         double prevErr = double.PositiveInfinity, lastWithoutLn2 = 0;
         foreach (var rho in new[] { 4.0, 16.0, 64.0 })
         {
-            var diff = rho * (gamma - GaussianFilter.Blur(x, sigma * Math.Pow(2, 1 / rho)));
+            var diff = rho * (gamma - Gaussian.Blur(x, sigma * Math.Pow(2, 1 / rho), BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate));
             double err = ((diff - Math.Log(2) * delta).abs().max() / delta.abs().max()).item<double>();
             double errWithoutLn2 = ((diff - delta).abs().max() / delta.abs().max()).item<double>();
             output.WriteLine($"ρ = {rho}: relative error vs ln2·Δ = {err:E2} (vs Δ without ln 2: {errWithoutLn2:F3})");
@@ -123,7 +124,7 @@ public class ScaleSpaceTests(ITestOutputHelper output)
     {
         foreach (var (n, s) in new[] { (5, 0.3), (17, 2.0), (16, 40.0), (3, 500.0) })
         {
-            var m = GaussianFilter.Matrix1D(n, s);
+            var m = Gaussian.AxisMatrix(n, s, BlurBorder.Reflect, Gaussian.ScaleSpaceTruncate);
             for (int i = 0; i < n; i++)
             {
                 double sum = 0;
