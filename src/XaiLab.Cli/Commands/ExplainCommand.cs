@@ -288,6 +288,16 @@ public static class ExplainCommand
             .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToArray();
 
     /// <summary>One image of a folder run: its file, the class explained, and the figures of its path.</summary>
+    /// <param name="Image">The image file.</param>
+    /// <param name="Folder">Its output folder <c>OUT/NAME</c>.</param>
+    /// <param name="Class">The class explained.</param>
+    /// <param name="ClassName">Its name.</param>
+    /// <param name="Score">The path's final score.</param>
+    /// <param name="Saturation">Its saturation S.</param>
+    /// <param name="Iterations">Iterations run.</param>
+    /// <param name="StopReason">Why it stopped (<see cref="XaiLab.Saliency.AblationPaths.StopReason"/>).</param>
+    /// <param name="Warnings">Number of warnings of the result.</param>
+    /// <param name="Resumed">Read back from an earlier run instead of computed.</param>
     public sealed record FolderItem(string Image, string Folder, int Class, string ClassName, double Score, double Saturation, int Iterations,
         string StopReason, int Warnings, bool Resumed);
 

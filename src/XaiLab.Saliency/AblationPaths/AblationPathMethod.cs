@@ -29,8 +29,11 @@ public sealed class AblationPathMethod : IBatchSaliencyMethod
         Window = window;
     }
 
+    /// <summary>The path → heatmap reduction (§2.7.2: Eq 2.33 averaging, 2.34 class transition, 2.35 influence weighting, 2.36 contrastive averaging).</summary>
     public AblationReduction Reduction { get; }
+    /// <summary>The optimisation options (Algorithm 2); the contrastive average forces the straddling score.</summary>
     public AblationPathOptions Options { get; }
+    /// <summary>Whether the window Θ·√(sin πx · sin πy) of Eq 2.37 is applied to the reduced map.</summary>
     public bool Window { get; }
 
     /// <summary>The short name of a reduction as used in method names and on the command line.</summary>
@@ -49,6 +52,7 @@ public sealed class AblationPathMethod : IBatchSaliencyMethod
     public static string MethodName(AblationReduction reduction, bool window) =>
         $"ablation-path-{ReductionName(reduction)}{(window ? "-window" : "")}";
 
+    /// <summary>The method name, <c>ablation-path-R[-window]</c> (<see cref="MethodName"/>).</summary>
     public string Name => MethodName(Reduction, Window);
 
     /// <summary>Progress of the optimisation (optional).</summary>
@@ -63,6 +67,7 @@ public sealed class AblationPathMethod : IBatchSaliencyMethod
     /// <summary>This method with <paramref name="cache"/> shared (same reduction, options, window and progress).</summary>
     public AblationPathMethod WithCache(AblationPathCache? cache) => new(Reduction, Options, Window) { Progress = Progress, Cache = cache };
 
+    /// <summary>Optimises the path of class <paramref name="classIndex"/> on <paramref name="image"/> <c>[C,H,W]</c> (or reads it from <see cref="Cache"/>) and reduces it to a map <c>[h,w]</c> at mask resolution.</summary>
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
     {
         if (Cache is not null) return ExplainBatch(model, new[] { (image, classIndex) })[0];
