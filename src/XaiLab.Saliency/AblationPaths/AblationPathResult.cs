@@ -29,8 +29,10 @@ public readonly record struct AblationProgress(int Iteration, int MaxIterations,
 /// <param name="RepairMs">Monotonisation, clamping and constant-speed reparametrisation.</param>
 /// <param name="OtherMs">Everything else inside the iterations (step, filter, saturation, pinching, bookkeeping).</param>
 /// <param name="TotalMs">The whole call, baseline search and final curves included.</param>
+/// <param name="Iterations">Optimisation iterations the figures are summed over (the result's <see cref="AblationPathResult.Iterations"/>).</param>
 public sealed record AblationTimings(double ForwardBackwardMs, double RepairMs, double OtherMs, double TotalMs, int Iterations)
 {
+    /// <summary>Mean milliseconds per iteration, (forward/backward + repair + other) / <see cref="Iterations"/>; 0 when no iteration ran.</summary>
     public double PerIterationMs => Iterations == 0 ? 0 : (ForwardBackwardMs + RepairMs + OtherMs) / Iterations;
 }
 
@@ -47,8 +49,11 @@ public sealed record AblationPathResult : IDisposable
     public required Tensor Image { get; init; }
     /// <summary>The image at φ = 1 <c>[C,H,W]</c> (CPU): the baseline, or the last pyramid level.</summary>
     public required Tensor Baseline { get; init; }
+    /// <summary>Index of the explained class c whose score F = softmax_c (or the chosen score) is optimised along the path.</summary>
     public required int ClassIndex { get; init; }
+    /// <summary>Name of <see cref="ClassIndex"/> in the classifier's class list.</summary>
     public required string ClassName { get; init; }
+    /// <summary>The path score that was optimised (retaining, dissipating, contrastive or straddling; Eq 2.13–2.16).</summary>
     public required AblationScore ScoreKind { get; init; }
     /// <summary>Name of the path space (<see cref="IPathSpace.Name"/> of <see cref="Space"/>), e.g. <c>linear</c>.</summary>
     public required string PathSpace { get; init; }
@@ -68,7 +73,9 @@ public sealed record AblationPathResult : IDisposable
     public required double RetainingScore { get; init; }
     /// <summary>Saturation S of the final path (Eq 2.31).</summary>
     public required double Saturation { get; init; }
+    /// <summary>Number of optimisation iterations of Algorithm 1/2 that ran (§2.6.2).</summary>
     public required int Iterations { get; init; }
+    /// <summary>Why the optimisation stopped: saturated, iteration cap reached (unsaturated) or a non-finite score (§2.6.3).</summary>
     public required StopReason StopReason { get; init; }
     /// <summary>Score at each iteration (of the path the iteration started from).</summary>
     public required double[] ScoreHistory { get; init; }
@@ -84,12 +91,16 @@ public sealed record AblationPathResult : IDisposable
     public required int BaselineClass { get; init; }
     /// <summary>Top class of the target image (φ = 0).</summary>
     public required int TargetClass { get; init; }
+    /// <summary>Human-readable warnings, e.g. a baseline of the same class as the image (invalid per §2.7.1), an explained class that is not the top class, or a non-finite score.</summary>
     public required IReadOnlyList<string> Warnings { get; init; }
+    /// <summary>Wall-clock split of the run (forward/backward, repair, other, total).</summary>
     public required AblationTimings Timings { get; init; }
+    /// <summary>The options the path was optimised with, defaults filled in.</summary>
     public required AblationPathOptions Options { get; init; }
 
     /// <summary>Number of interior masks T.</summary>
     public int Steps => (int)Path.shape[0];
+    /// <summary>True for a boundary-straddling result (Eq 2.16): <see cref="Path"/> holds the pair φ↑, φ↓ along dimension 1.</summary>
     public bool IsPair => ScoreKind == AblationScore.Straddling;
 
     /// <summary>The first path <c>[T,*S]</c> (φ, or φ↑ of the pair).</summary>
@@ -152,6 +163,7 @@ public sealed record AblationPathResult : IDisposable
         $"{StopReason}, path [{string.Join(",", Path.shape)}] in {PathSpace}, class {ClassIndex} '{ClassName}'" +
         (BaselineSigma is { } s ? $", baseline σ {s} px" : "") + $", {Warnings.Count} warning(s) }}";
 
+    /// <summary>Disposes <see cref="Path"/>, <see cref="Image"/>, <see cref="Baseline"/> and, when <see cref="OwnsSpace"/>, <see cref="Space"/>.</summary>
     public void Dispose()
     {
         Path.Dispose(); Image.Dispose(); Baseline.Dispose();

@@ -13,6 +13,7 @@ namespace XaiLab.Saliency.AblationPaths;
 /// <param name="TargetClass">The target image's top class.</param>
 public sealed record BlurredBaseline(Tensor Baseline, double Sigma, bool ChangesClass, int BaselineClass, int TargetClass) : IDisposable
 {
+    /// <summary>Disposes the blurred <see cref="Baseline"/> image.</summary>
     public void Dispose() => Baseline.Dispose();
 }
 

@@ -10,6 +10,7 @@ namespace XaiLab.Saliency.AblationPaths;
 /// <param name="Retaining">P↑ of the first path, <c>mean_i F(x(φ(t_i)))</c>, for the adversarial-score warning.</param>
 public sealed record PathEvaluation(double Score, Tensor Gradient, double Retaining) : IDisposable
 {
+    /// <summary>Disposes <see cref="Gradient"/>.</summary>
     public void Dispose() => Gradient.Dispose();
 }
 
@@ -19,6 +20,7 @@ public sealed record PathEvaluation(double Score, Tensor Gradient, double Retain
 /// <param name="Retaining">P↑ of each first path, <c>[B]</c>.</param>
 public sealed record PathEvaluationBatch(Tensor Scores, Tensor Gradient, Tensor Retaining) : IDisposable
 {
+    /// <summary>Disposes the three device tensors <see cref="Scores"/>, <see cref="Gradient"/> and <see cref="Retaining"/>.</summary>
     public void Dispose() { Scores.Dispose(); Gradient.Dispose(); Retaining.Dispose(); }
 }
 
@@ -51,6 +53,12 @@ public static class PathObjective
     /// its gradient is passed straight through.
     /// </summary>
     /// <param name="batchSize">Images per classifier call (0 = all at once); gradients are accumulated over chunks.</param>
+    /// <param name="model">The classifier whose class score F is evaluated along the path.</param>
+    /// <param name="space">The path space that renders a mask φ(t_i) into the image x(φ(t_i)) (§2.6.1).</param>
+    /// <param name="state">The path state <c>[P,T,*S]</c> with values in [0,1], 1 = ablated (P = 2 only for the straddling pair).</param>
+    /// <param name="score">Which path score of §2.3 to evaluate (Eq 2.13–2.16).</param>
+    /// <param name="classIndex">The explained class c.</param>
+    /// <param name="quantise">Optional hard quantisation of each mask batch (§2.4.3B); null = soft masks as they are.</param>
     public static PathEvaluation Evaluate(Classifier model, IPathSpace space, Tensor state, AblationScore score, int classIndex,
         int batchSize = 0, Func<Tensor, Tensor>? quantise = null)
     {
@@ -73,6 +81,12 @@ public static class PathObjective
     /// </summary>
     /// <param name="quantisation">Hard masks with a straight-through gradient (§2.4.3B).</param>
     /// <param name="uniform">For <see cref="MaskQuantisation.Random"/>: the uniform draws <c>[B·rows,*S]</c>, one per evaluated mask.</param>
+    /// <param name="model">The classifier whose class scores are evaluated.</param>
+    /// <param name="spaces">One path space per path state (B of them, all with the same <see cref="IPathSpace.MaskShape"/>).</param>
+    /// <param name="states">The path states <c>[B,P,T,*S]</c>, values in [0,1], 1 = ablated.</param>
+    /// <param name="score">Which path score of §2.3 to evaluate (Eq 2.13–2.16), shared by all B paths.</param>
+    /// <param name="classes">The explained class of each path (B entries).</param>
+    /// <param name="batchSize">Images per classifier call (0 = all B·rows at once); gradients are accumulated over chunks.</param>
     public static PathEvaluationBatch EvaluateMany(Classifier model, IReadOnlyList<IPathSpace> spaces, Tensor states, AblationScore score,
         IReadOnlyList<int> classes, int batchSize = 0, MaskQuantisation quantisation = MaskQuantisation.None, Tensor? uniform = null)
     {

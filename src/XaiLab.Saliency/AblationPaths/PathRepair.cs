@@ -516,6 +516,7 @@ public static class PathRepair
             return r.MoveToOuterDisposeScope();
         }
 
+        /// <summary>Disposes the cached Gaussian blur matrices.</summary>
         public void Dispose() => _blur.Dispose();
     }
 

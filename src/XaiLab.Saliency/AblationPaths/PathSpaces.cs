@@ -102,13 +102,21 @@ public sealed class LinearPathSpace : IPathSpace
         MaskShape = new long[] { maskHeight, maskWidth };
     }
 
+    /// <summary>Diagnostic name <c>linear</c>.</summary>
     public string Name => "linear";
+    /// <summary>The mask resolution <c>[h,w]</c> given to the constructor (upsampled bilinearly to the image in <see cref="Render"/>).</summary>
     public long[] MaskShape { get; }
+    /// <summary>Always true: masks are 2-D, so the Gaussian mask regularisation (Eq 2.24) applies.</summary>
     public bool IsSpatial => true;
+    /// <summary>x_Tg, the image explained (φ = 0), <c>[C,H,W]</c>; a detached copy owned by this space.</summary>
     public Tensor Target { get; }
+    /// <summary>x_BL, the fully ablated image (φ = 1), <c>[C,H,W]</c>, in the target's dtype and device; a copy owned by this space.</summary>
     public Tensor Baseline { get; }
+    /// <summary>Always null: every mask pixel has the same mass weight (Eq 2.6 with W = 1).</summary>
     public Tensor? MassWeights => null;
 
+    /// <summary>Eq 1.12/2.2 for masks <c>[N,h,w]</c>: <c>x_Tg + up(φ)⊙(x_BL − x_Tg)</c>, images <c>[N,C,H,W]</c>, differentiable in the masks.</summary>
+    /// <param name="masks">Masks <c>[N,h,w]</c>, 0 = keep the target, 1 = ablate to the baseline.</param>
     public Tensor Render(Tensor masks)
     {
         PathSpace.CheckMasks(masks, MaskShape, Name);
@@ -116,6 +124,8 @@ public sealed class LinearPathSpace : IPathSpace
         return Target.unsqueeze(0) + up * _difference.unsqueeze(0);
     }
 
+    /// <summary>A new linear space with the same target and mask size interpolating to <paramref name="baseline"/> (stochastic baselines, §2.4.3C); the caller disposes it.</summary>
+    /// <param name="baseline">The replacement baseline <c>[C,H,W]</c> (the target's shape).</param>
     public IPathSpace WithBaseline(Tensor baseline) => new LinearPathSpace(Target, baseline, (int)MaskShape[0], (int)MaskShape[1]);
 
     /// <summary>The same space with its images on <paramref name="device"/> (copies; this space is unchanged).</summary>
@@ -125,6 +135,7 @@ public sealed class LinearPathSpace : IPathSpace
         return new LinearPathSpace(Target.to(device), Baseline.to(device), (int)MaskShape[0], (int)MaskShape[1]);
     }
 
+    /// <summary>Disposes the copies of the target, the baseline and their difference.</summary>
     public void Dispose() { Target.Dispose(); Baseline.Dispose(); _difference.Dispose(); }
 }
 
@@ -140,6 +151,13 @@ public sealed class BlurPyramidPathSpace : IPathSpace
 {
     readonly Tensor _levels; // [L,C,H,W]
 
+    /// <summary>Builds the L blur levels of <paramref name="target"/> once (§2.8.5A); the baseline is the most blurred level.</summary>
+    /// <param name="target">The image <c>[C,H,W]</c> in [0,1].</param>
+    /// <param name="maskHeight">Mask rows h (≥ 1).</param>
+    /// <param name="maskWidth">Mask columns w (≥ 1).</param>
+    /// <param name="levels">Number of levels L (≥ 2), level 0 being the sharp image; reference 8.</param>
+    /// <param name="maxSigma">σ_max of the last level, in image pixels (finite, &gt; 0); reference 20.</param>
+    /// <param name="logSigma">Half-octave spacing of the σ_k (true) instead of linear spacing.</param>
     public BlurPyramidPathSpace(Tensor target, int maskHeight, int maskWidth, int levels = 8, double maxSigma = 20, bool logSigma = false)
     {
         PathSpace.CheckImage(target, "Target image");
@@ -170,13 +188,21 @@ public sealed class BlurPyramidPathSpace : IPathSpace
 
     /// <summary>σ of each level in image pixels (σ_0 = 0).</summary>
     public double[] Sigmas { get; }
+    /// <summary>Diagnostic name <c>blur-pyramid</c>.</summary>
     public string Name => "blur-pyramid";
+    /// <summary>The mask resolution <c>[h,w]</c> given to the constructor.</summary>
     public long[] MaskShape { get; }
+    /// <summary>Always true: masks are 2-D, so the Gaussian mask regularisation (Eq 2.24) applies.</summary>
     public bool IsSpatial => true;
+    /// <summary>The sharp image explained (φ = 0, level 0), <c>[C,H,W]</c>; a copy owned by this space.</summary>
     public Tensor Target { get; }
+    /// <summary>The most blurred level B_{L−1} (σ = σ_max), the image at φ = 1, <c>[C,H,W]</c>.</summary>
     public Tensor Baseline { get; }
+    /// <summary>Always null: uniform mass weights.</summary>
     public Tensor? MassWeights => null;
 
+    /// <summary>Images <c>[N,C,H,W]</c> for masks <c>[N,h,w]</c>: per pixel the blur level s = up(φ)·(L−1), linearly interpolated between the two nearest levels, <c>Σ_k max(0, 1−|s−k|)·B_k</c>.</summary>
+    /// <param name="masks">Masks <c>[N,h,w]</c> (clamped to [0,1]); 0 = sharp, 1 = most blurred.</param>
     public Tensor Render(Tensor masks)
     {
         PathSpace.CheckMasks(masks, MaskShape, Name);
@@ -187,9 +213,12 @@ public sealed class BlurPyramidPathSpace : IPathSpace
         return (w * _levels.unsqueeze(0)).sum(1);
     }
 
+    /// <summary>Not supported: the pyramid has no single baseline image; always throws <see cref="NotSupportedException"/>.</summary>
+    /// <param name="baseline">Ignored.</param>
     public IPathSpace WithBaseline(Tensor baseline) =>
         throw new NotSupportedException("The blur pyramid interpolates between its own blur levels; it has no single baseline to replace (use the linear path space for random baselines).");
 
+    /// <summary>Disposes the blur levels, the target and the baseline.</summary>
     public void Dispose() { _levels.Dispose(); Target.Dispose(); Baseline.Dispose(); }
 }
 
@@ -236,21 +265,32 @@ public sealed class FeaturePathSpace : IPathSpace
         }
     }
 
+    /// <summary>Diagnostic name <c>features</c>.</summary>
     public string Name => "features";
+    /// <summary><c>[K]</c>: one mask value per feature.</summary>
     public long[] MaskShape { get; }
+    /// <summary>Always false: no spatial regulariser applies to feature masks.</summary>
     public bool IsSpatial => false;
+    /// <summary>D(1), the decoded image at gains θ = 1 (φ = 0), <c>[C,H,W]</c>.</summary>
     public Tensor Target { get; }
+    /// <summary>D(0), the decoded image at gains θ = 0 (φ = 1), <c>[C,H,W]</c> (the implicit baseline).</summary>
     public Tensor Baseline { get; }
+    /// <summary>The mass weights W_j <c>[K]</c> normalised to mean 1 (Eq 4.45), or null for uniform weights.</summary>
     public Tensor? MassWeights { get; }
 
+    /// <summary>Images <c>D(1 − φ)</c> <c>[N,C,H,W]</c> for masks <c>[N,K]</c>, differentiable through the decoder.</summary>
+    /// <param name="masks">Feature masks <c>[N,K]</c>, 1 = feature fully removed.</param>
     public Tensor Render(Tensor masks)
     {
         PathSpace.CheckMasks(masks, MaskShape, Name);
         return _decoder(1 - masks);
     }
 
+    /// <summary>Not supported: the baseline of a feature basis is the implicit θ = 0; always throws <see cref="NotSupportedException"/>.</summary>
+    /// <param name="baseline">Ignored.</param>
     public IPathSpace WithBaseline(Tensor baseline) =>
         throw new NotSupportedException("A feature basis has the implicit baseline θ = 0; it cannot interpolate to another baseline image.");
 
+    /// <summary>Disposes the decoded target and baseline and the mass weights (the decoder belongs to the caller).</summary>
     public void Dispose() { Target.Dispose(); Baseline.Dispose(); MassWeights?.Dispose(); }
 }

@@ -79,7 +79,9 @@ public sealed record ExtremalPerturbationOptions
 /// </summary>
 public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = null) : ISaliencyMethod
 {
+    /// <summary>Areas, iterations, blur pyramid, smooth-mask geometry, SGD and area-constraint settings (TorchRay's benchmark by default).</summary>
     public ExtremalPerturbationOptions Options { get; } = options ?? new ExtremalPerturbationOptions();
+    /// <summary>Registry name <c>extremal-perturbation</c>.</summary>
     public string Name => "extremal-perturbation";
 
     const double Coldness = 20;
@@ -96,9 +98,13 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
         // tensor work whose backward pass is a cheap sum, instead of a per-pixel gather.
         readonly Tensor _weight; // [n, OutHeight, OutWidth]: k(|u − u_j|/σ) for the n = (2r+1)² neighbour nodes of each pixel
         readonly int _radius, _step, _padding, _midH, _midW;
+        /// <summary>Image rows H the masks are made for (pixels).</summary>
         public int Height { get; }
+        /// <summary>Image columns W the masks are made for (pixels).</summary>
         public int Width { get; }
+        /// <summary>Rows of the parameter node grid, ⌈H/s⌉ for node step s.</summary>
         public int ParamHeight { get; }
+        /// <summary>Columns of the parameter node grid, ⌈W/s⌉ for node step s.</summary>
         public int ParamWidth { get; }
         /// <summary>Rows of the full mask (image, margin above, and what the cell grid gives below).</summary>
         public int OutHeight { get; }
@@ -110,6 +116,12 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
         public double Margin { get; }
 
         /// <param name="margin">Pixels of mask around the image; null = σ (TorchRay).</param>
+        /// <summary>Precomputes the kernel weights k(|u − u_j|/σ) of every full-mask pixel for its (2r+1)² neighbouring nodes, r = 1 + ⌈σ/s⌉.</summary>
+        /// <param name="height">Image rows H (pixels).</param>
+        /// <param name="width">Image columns W (pixels).</param>
+        /// <param name="step">Node spacing s (pixels); TorchRay 7.</param>
+        /// <param name="sigma">Kernel radius σ (pixels) of the smooth maximum; TorchRay 21.</param>
+        /// <param name="device">Device of the weights and of the generated masks.</param>
         public MaskGenerator(int height, int width, int step, double sigma, Device device, double? margin = null)
         {
             Height = height; Width = width; _step = step;
@@ -159,6 +171,7 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
         public Tensor Crop(Tensor full) =>
             full[.., TensorIndex.Slice(Offset, Offset + Height), TensorIndex.Slice(Offset, Offset + Width)].contiguous();
 
+        /// <summary>Disposes the precomputed kernel weights.</summary>
         public void Dispose() => _weight.Dispose();
     }
 
@@ -271,6 +284,14 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
         return (all.detach().cpu().MoveToOuterDisposeScope(), diag);
     }
 
+    /// <summary>
+    /// Optimises one preserve mask per area of <see cref="ExtremalPerturbationOptions.Areas"/> for <paramref name="classIndex"/>
+    /// and returns their sum, <c>[H,W]</c> float32 on the CPU (larger = more salient), with the diagnostics
+    /// <c>areas</c>, <c>rewards</c>, <c>mask_areas</c> and <c>iterations</c>.
+    /// </summary>
+    /// <param name="model">The classifier explained.</param>
+    /// <param name="image">The image <c>[C,H,W]</c> in [0,1] at the model's input size.</param>
+    /// <param name="classIndex">The class whose output (<see cref="ExtremalPerturbationOptions.Output"/>) the masks preserve.</param>
     public SaliencyMap Explain(Classifier model, Tensor image, int classIndex)
     {
         var (masks, diag) = Masks(model, image, classIndex);

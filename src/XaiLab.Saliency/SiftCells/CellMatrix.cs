@@ -14,18 +14,33 @@ namespace XaiLab.Saliency.SiftCells;
 /// </summary>
 public sealed class CellMatrix
 {
+    /// <summary>Rows h of the level's pixel grid.</summary>
     public int Height { get; }
+    /// <summary>Columns w of the level's pixel grid.</summary>
     public int Width { get; }
     /// <summary>Number of columns (keypoints).</summary>
     public int K { get; }
     /// <summary>Values per entry: C colour channels + 1 field weight.</summary>
     public int Stride { get; }
+    /// <summary>CSR row pointers, h·w + 1 entries: the entries of grid pixel p are j ∈ [RowPtr[p], RowPtr[p+1]).</summary>
     public int[] RowPtr { get; }
+    /// <summary>Cell (keypoint) index i ∈ [0,K) of each entry.</summary>
     public int[] Col { get; }
+    /// <summary>The <see cref="Stride"/> values of each entry, entry-major: C colour values of Z̄^ρ, then the cell-field weight (Eq 4.40, 4.46).</summary>
     public float[] Val { get; }
+    /// <summary>Number of stored (pixel, cell) entries.</summary>
     public long Entries => Col.Length;
+    /// <summary>Memory held by <see cref="RowPtr"/>, <see cref="Col"/> and <see cref="Val"/>, in bytes (4 per int or float).</summary>
     public long Bytes => (long)RowPtr.Length * 4 + (long)Col.Length * 4 + (long)Val.Length * 4;
 
+    /// <summary>Wraps existing CSR arrays (not copied); checks their lengths against the grid and the stride.</summary>
+    /// <param name="height">Grid rows h.</param>
+    /// <param name="width">Grid columns w.</param>
+    /// <param name="k">Number of cells K (columns).</param>
+    /// <param name="stride">Values per entry S = C + 1.</param>
+    /// <param name="rowPtr">Row pointers, h·w + 1 entries, nondecreasing, last = number of entries.</param>
+    /// <param name="col">Cell index per entry.</param>
+    /// <param name="val">S values per entry (length = entries·S).</param>
     public CellMatrix(int height, int width, int k, int stride, int[] rowPtr, int[] col, float[] val)
     {
         if (rowPtr.Length != height * width + 1) throw new ArgumentException($"RowPtr must have {height * width + 1} entries; got {rowPtr.Length}.");
@@ -302,10 +317,22 @@ public sealed class CellMatrixBuilder
 /// </summary>
 public sealed class CellMatrixProduct : torch.autograd.SingleTensorFunction<CellMatrixProduct>
 {
+    /// <summary>Autograd node name <c>SiftCellMatrixProduct</c>.</summary>
     public override string Name => "SiftCellMatrixProduct";
 
+    /// <summary>
+    /// Differentiable <c>y[n,c,·,·] = Σ_i θ[n,i]·Val_i[c0 + c]</c> over the matrix entries: images <c>[N,count,h,w]</c>
+    /// from gains <paramref name="theta"/> <c>[N,K]</c> (Eq 4.40 for one decoder level); gradients flow to θ only.
+    /// </summary>
+    /// <param name="theta">Gains θ <c>[N,K]</c> (read as float32 on the CPU).</param>
+    /// <param name="matrix">The level's cell matrix.</param>
+    /// <param name="c0">First value slot of each entry to use (0 = the first colour channel; C = the field weight).</param>
+    /// <param name="count">Number of consecutive value slots (e.g. C colour channels, or 1 for the field).</param>
     public static Tensor Apply(Tensor theta, CellMatrix matrix, int c0, int count) => apply(theta, matrix, c0, count);
 
+    /// <summary>Autograd forward: saves the matrix and slot range and returns the product <c>[N,count,h,w]</c>.</summary>
+    /// <param name="ctx">The autograd context the matrix and slot range are saved in.</param>
+    /// <param name="vars">θ <c>[N,K]</c>, the <see cref="CellMatrix"/>, c0 and count, in this order.</param>
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
         var theta = (Tensor)vars[0];
@@ -319,6 +346,9 @@ public sealed class CellMatrixProduct : torch.autograd.SingleTensorFunction<Cell
         return rows.permute(3, 2, 0, 1).contiguous();
     }
 
+    /// <summary>Autograd backward: the transposed product of the output gradient, <c>∂L/∂θ [N,K]</c>; no gradient for the other inputs.</summary>
+    /// <param name="ctx">The autograd context of the forward pass.</param>
+    /// <param name="grad_output">∂L/∂y <c>[N,count,h,w]</c>.</param>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
         var m = (CellMatrix)ctx.get_data("m");

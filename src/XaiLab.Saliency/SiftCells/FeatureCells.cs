@@ -12,6 +12,11 @@ namespace XaiLab.Saliency.SiftCells;
 /// </summary>
 /// <param name="UncoveredPixels">Pixels where the cut-off left less total mass m̃ than the guard 10⁻³ (Lemma 10's condition fails there).</param>
 /// <param name="MinMass">Smallest m̃ over the band (before redistribution).</param>
+/// <param name="Cell">Cell (keypoint) index of each entry.</param>
+/// <param name="Pixel">Grid pixel of each entry, row-major index y·w + x on the band's h×w grid.</param>
+/// <param name="Value">Fraction of the pixel the cell owns, in [0,1] (the smoothed, cut-off, redistributed indicator).</param>
+/// <param name="Height">Grid rows h of the band.</param>
+/// <param name="Width">Grid columns w of the band.</param>
 public sealed record CellMasks(long[] Cell, long[] Pixel, float[] Value, int Height, int Width, int UncoveredPixels, double MinMass);
 
 /// <summary>How the sparsity threshold s makes a smoothed cell compactly supported (§4.2.3, Fig 4.6).</summary>
@@ -127,6 +132,11 @@ public static class FeatureCells
     /// </summary>
     /// <param name="labels">Hard cell index per grid pixel (from <see cref="Assign"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">s outside [0,1), σ &lt; 0, guard ≤ 0.</exception>
+    /// <param name="height">Grid rows h of the band.</param>
+    /// <param name="width">Grid columns w of the band.</param>
+    /// <param name="sigmaPixels">Smoothing σ in grid pixels (≥ 0; 0 = hard Voronoi cells).</param>
+    /// <param name="sparsity">Sparsity threshold s ∈ [0,1) of the soft cut-off (Eq 4.37).</param>
+    /// <param name="guard">Lower bound on m̃ in the redistribution denominator (Eq 4.39); default 10⁻³.</param>
     public static CellMasks Smooth(int[] labels, int height, int width, double sigmaPixels, double sparsity, double guard = 1e-3)
         => Smooth(labels, height, width, sigmaPixels, sparsity, guard, SparsityCutOff.Soft, redistribute: true, forceFullGrid: false);
 

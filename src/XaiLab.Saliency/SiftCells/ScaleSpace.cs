@@ -70,9 +70,13 @@ public sealed record ScaleSpaceLayer(int Index, double LowerSigma, double UpperS
 /// </summary>
 public sealed class ScaleSpace : IDisposable
 {
+    /// <summary>The parameters the scale space was built with (σ_0, ρ, σ_M factor, storage levels; Table 4.1).</summary>
     public ScaleSpaceOptions Options { get; }
+    /// <summary>Colour channels C of the image.</summary>
     public int Channels { get; }
+    /// <summary>Image rows H (full resolution, pixels).</summary>
     public int Height { get; }
+    /// <summary>Image columns W (full resolution, pixels).</summary>
     public int Width { get; }
     /// <summary>The bands' σ ranges, representative σ and storage level, index 0 (finest) … M (top).</summary>
     public IReadOnlyList<ScaleSpaceLayer> Layers { get; }
@@ -190,6 +194,7 @@ public sealed class ScaleSpace : IDisposable
             throw new ArgumentException($"Expected a floating-point image tensor [C,H,W] with values in [0,1]; got dtype {image.dtype}.", name);
     }
 
+    /// <summary>Disposes <see cref="Bands"/> and every tensor of <see cref="Stored"/>.</summary>
     public void Dispose()
     {
         Bands.Dispose();

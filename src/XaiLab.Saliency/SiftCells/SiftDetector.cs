@@ -28,6 +28,8 @@ public sealed record SiftDetectorOptions
     /// <summary>Keep only the strongest N keypoints by |response| (0 = all). Default 0.</summary>
     public int MaxKeypoints { get; init; }
 
+    /// <summary>Checks every option against its documented range (layers ≥ 1, thresholds, σ, keypoint cap).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is outside its range; the message names it.</exception>
     public void Validate()
     {
         if (OctaveLayers < 1) throw new ArgumentOutOfRangeException(nameof(OctaveLayers), OctaveLayers, "OctaveLayers must be ≥ 1.");

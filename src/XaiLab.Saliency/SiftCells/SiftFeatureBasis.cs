@@ -14,7 +14,9 @@ namespace XaiLab.Saliency.SiftCells;
 /// </summary>
 public sealed record SiftBasisOptions
 {
+    /// <summary>Scale-space discretisation: σ_0, layers per octave ρ, top σ and the multi-resolution storage of Table 4.1 (§4.2.1–4.2.2).</summary>
     public ScaleSpaceOptions ScaleSpace { get; init; } = new();
+    /// <summary>SIFT detector settings for the keypoints that become the cells (§4.1.2; OpenCV defaults).</summary>
     public SiftDetectorOptions Detector { get; init; } = new();
     /// <summary>η of Eq 4.18 (weight of σ against position; both in original pixels). Table 4.2 uses 1, 2 and 4. Default 4.</summary>
     public double Eta { get; init; } = 4;
@@ -36,6 +38,8 @@ public sealed record SiftBasisOptions
     /// </summary>
     public bool Redistribute { get; init; } = true;
 
+    /// <summary>Checks these options and the nested <see cref="ScaleSpace"/> and <see cref="Detector"/> options against their documented ranges.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is outside its range; the message names it.</exception>
     public void Validate()
     {
         ScaleSpace.Validate();
@@ -54,6 +58,8 @@ public sealed record SiftBasisOptions
 /// <param name="Bytes">Bytes of the <see cref="CellMatrix"/> actually stored (int32 CSR over pixels, C channels + field weight per entry).</param>
 /// <param name="CooBytes">Bytes of the image matrix as torch COO (int64 row+column indices and float32 values; built only for <see cref="SparseKernel.TorchCoo"/>).</param>
 /// <param name="CsrInt32Bytes">Bytes of the image matrix as a plain CSR over <c>[C·h·w, K]</c> with int32 indices (for comparison).</param>
+/// <param name="Height">Grid rows h of this level (⌊H/2^k⌋).</param>
+/// <param name="Width">Grid columns w of this level (⌊W/2^k⌋).</param>
 public sealed record DecoderLevel(int Level, int Height, int Width, int Layers, long Nonzeros, long Bytes, long CooBytes, long CsrInt32Bytes);
 
 /// <summary>Sparse product used by <see cref="SiftFeatureBasis.Render"/>.</summary>
@@ -73,6 +79,9 @@ public enum SparseKernel
 /// <param name="TorchCooBytes">Bytes the image matrices take as torch COO tensors (the <see cref="SparseKernel.TorchCoo"/> path).</param>
 /// <param name="DenseBytes">What the naive dense 4-D array (bands × keypoints × C × H × W, float32) would take.</param>
 /// <param name="BuildSeconds">Wall time of the whole build (detection included when the basis detected its keypoints).</param>
+/// <param name="Keypoints">Number of keypoints K, i.e. of feature cells and gains.</param>
+/// <param name="Bands">Number of scale-space bands M + 1 (Eq 4.31).</param>
+/// <param name="Levels">Storage per resolution level of the decoder, finest first.</param>
 public sealed record SiftBasisDiagnostics(
     int Keypoints, int Bands, IReadOnlyList<DecoderLevel> Levels, long DecoderBytes, long TorchCooBytes, long DenseBytes,
     double ReconstructionError, double ResamplingResidual, int UncoveredVoxels, double BuildSeconds)
@@ -122,14 +131,17 @@ public sealed class SiftFeatureBasis : IPathSpace
     readonly Tensor? _offset;      // [C,H,W] added to every rendering (WithBaseline)
     Tensor? _massWeights;
 
+    /// <summary>Diagnostic name <c>sift</c> (as a path space).</summary>
     public string Name => "sift";
     /// <summary>The original image x, <c>[C,H,W]</c>.</summary>
     public Tensor Image { get; }
+    /// <summary>The options the basis was built with (scale space, detector, η, sparsity, smoothing, cut-off, redistribution).</summary>
     public SiftBasisOptions Options { get; }
     /// <summary>The keypoints; gain θ_i belongs to Keypoints[i].</summary>
     public IReadOnlyList<SiftKeypoint> Keypoints { get; }
     /// <summary>The scale-space bands' layout (σ ranges, levels).</summary>
     public IReadOnlyList<ScaleSpaceLayer> Layers { get; }
+    /// <summary>Build diagnostics: sizes, memory of the decoder, the reconstruction error max |D(1) − x| (Lemma 8/10) and timings.</summary>
     public SiftBasisDiagnostics Diagnostics { get; private set; } = null!;
     /// <summary>Which sparse product renders: <see cref="SparseKernel.Csr"/> (own CSR, CPU) or <see cref="SparseKernel.TorchCoo"/> (torch.sparse, any device; <see cref="To"/> selects it for CUDA).</summary>
     public SparseKernel Kernel { get; set; } = SparseKernel.Csr;
@@ -137,9 +149,13 @@ public sealed class SiftFeatureBasis : IPathSpace
     public Device Device { get; private set; } = CPU;
     /// <summary>The per-level CSR matrices.</summary>
     public IReadOnlyList<CellMatrix> Matrices => _matrices;
+    /// <summary>Number of features K (keypoints, gains θ_i).</summary>
     public int K => Keypoints.Count;
+    /// <summary>Colour channels C of the rendered images.</summary>
     public int Channels { get; }
+    /// <summary>Image rows H of the rendered images (pixels).</summary>
     public int Height { get; }
+    /// <summary>Image columns W of the rendered images (pixels).</summary>
     public int Width { get; }
     /// <summary>Masks are gain vectors: <c>[K]</c>.</summary>
     public long[] MaskShape => new long[] { K };
@@ -466,6 +482,7 @@ public sealed class SiftFeatureBasis : IPathSpace
             throw new ArgumentException($"Expected gains θ of shape [N,{K}] (one gain per keypoint); got [{string.Join(",", thetas.shape)}].", nameof(thetas));
     }
 
+    /// <summary>Disposes the torch sparse decoders, the baseline offset, the mass weights, <see cref="Target"/>, <see cref="Baseline"/> and <see cref="Image"/>.</summary>
     public void Dispose()
     {
         if (_cooDecoders is not null) foreach (var t in _cooDecoders) t.Dispose();
