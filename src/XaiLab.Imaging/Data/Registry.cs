@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace XaiLab.Imaging.Data;
 
 /// <summary>A dataset known by name. <see cref="Open"/> takes the split ("train", "val", "test").</summary>
@@ -8,27 +6,25 @@ namespace XaiLab.Imaging.Data;
 /// <param name="IsAvailable">Whether the data are on this machine now.</param>
 /// <param name="FetchHint">The command that makes it available (shown by <c>data list</c> when missing).</param>
 /// <param name="Open">Opens a split (train, val, test, or the dataset's own split names).</param>
-public sealed record DatasetEntry(string Name, string Description, Func<bool> IsAvailable, string FetchHint, Func<string, ISceneDataset> Open);
+public sealed record DatasetEntry(string Name, string Description, Func<bool> IsAvailable, string FetchHint, Func<string, ISceneDataset> Open) : IRegistryEntry;
 
 /// <summary>
-/// Datasets by name. Entries register themselves from a <c>[ModuleInitializer]</c> next to their loader, so that
+/// Datasets by name (a <see cref="Registry{TEntry}"/>, like models and saliency methods). Entries register themselves from a <c>[ModuleInitializer]</c> next to their loader, so that
 /// adding a dataset touches one file.
 /// </summary>
 public static class DatasetRegistry
 {
-    static readonly ConcurrentDictionary<string, DatasetEntry> Entries = new(StringComparer.OrdinalIgnoreCase);
+    static readonly Registry<DatasetEntry> Entries = new("dataset");
 
     /// <summary>Adds <paramref name="entry"/>, replacing an entry of the same name (case-insensitive).</summary>
-    public static void Register(DatasetEntry entry) => Entries[entry.Name] = entry;
+    public static void Register(DatasetEntry entry) => Entries.Register(entry, replace: true);
 
     /// <summary>Every registered dataset, ordered by name.</summary>
-    public static IReadOnlyList<DatasetEntry> All => Entries.Values.OrderBy(e => e.Name).ToArray();
+    public static IReadOnlyList<DatasetEntry> All => Entries.All.OrderBy(e => e.Name, StringComparer.Ordinal).ToArray();
 
     /// <summary>The entry named <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>
-    public static DatasetEntry Get(string name) =>
-        Entries.TryGetValue(name, out var e) ? e
-        : throw new ArgumentException($"Unknown dataset '{name}'. Known datasets: {string.Join(", ", All.Select(x => x.Name))}.");
+    public static DatasetEntry Get(string name) => Entries.Find(name, _ => string.Join(", ", All.Select(x => x.Name)));
 
     /// <summary>Opens split <paramref name="split"/> of dataset <paramref name="name"/>; a missing dataset names its fetch command.</summary>
     public static ISceneDataset Open(string name, string split = "test")
@@ -50,23 +46,21 @@ public static class DatasetRegistry
 /// <param name="Load">Builds the classifier with its weights (CPU, eval mode); the caller disposes it.</param>
 /// <param name="FetchHint">The command that makes it available (shown by <c>models list</c> when missing).</param>
 public sealed record ModelEntry(string Name, string Task, string Dataset, (int H, int W) InputSize, IReadOnlyList<string> ClassNames,
-    string? HeldOutMetric, Func<bool> IsAvailable, string FetchHint, Func<Classifier> Load);
+    string? HeldOutMetric, Func<bool> IsAvailable, string FetchHint, Func<Classifier> Load) : IRegistryEntry;
 
-/// <summary>Models by name; entries register themselves from a <c>[ModuleInitializer]</c> like datasets.</summary>
+/// <summary>Models by name (a <see cref="Registry{TEntry}"/>); entries register themselves from a <c>[ModuleInitializer]</c> like datasets.</summary>
 public static class ModelRegistry
 {
-    static readonly ConcurrentDictionary<string, ModelEntry> Entries = new(StringComparer.OrdinalIgnoreCase);
+    static readonly Registry<ModelEntry> Entries = new("model");
 
     /// <summary>Adds <paramref name="entry"/>, replacing an entry of the same name (case-insensitive).</summary>
-    public static void Register(ModelEntry entry) => Entries[entry.Name] = entry;
+    public static void Register(ModelEntry entry) => Entries.Register(entry, replace: true);
 
     /// <summary>Every registered model, ordered by name.</summary>
-    public static IReadOnlyList<ModelEntry> All => Entries.Values.OrderBy(e => e.Name).ToArray();
+    public static IReadOnlyList<ModelEntry> All => Entries.All.OrderBy(e => e.Name, StringComparer.Ordinal).ToArray();
 
     /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>
-    public static ModelEntry Get(string name) =>
-        Entries.TryGetValue(name, out var e) ? e
-        : throw new ArgumentException($"Unknown model '{name}'. Known models: {string.Join(", ", All.Select(x => x.Name))}.");
+    public static ModelEntry Get(string name) => Entries.Find(name, _ => string.Join(", ", All.Select(x => x.Name)));
 
     /// <summary>Loads model <paramref name="name"/> (on the CPU; call <c>To(device)</c> after).</summary>
     public static Classifier Load(string name)

@@ -1,3 +1,4 @@
+using XaiLab.Imaging;
 using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
@@ -20,7 +21,7 @@ namespace XaiLab.Saliency.Methods;
 /// <param name="Make">Makes the method from an options record of <paramref name="OptionsType"/> (never null).</param>
 /// <param name="OptionsOf">Reads the options record back from a method of <paramref name="MethodType"/>.</param>
 public sealed record SaliencyMethodEntry(string Name, IReadOnlyList<string> Aliases, string Title, Type MethodType, Type OptionsType,
-    Func<object, ISaliencyMethod> Make, Func<ISaliencyMethod, object> OptionsOf)
+    Func<object, ISaliencyMethod> Make, Func<ISaliencyMethod, object> OptionsOf) : IRegistryEntry
 {
     /// <summary>A fresh options record with the published defaults.</summary>
     public object DefaultOptions() => Activator.CreateInstance(OptionsType)!;
@@ -68,8 +69,14 @@ public static class SaliencyMethods
             }
     }
 
-    static readonly List<SaliencyMethodEntry> Entries = new(Table);
-    static readonly object Gate = new();
+    static readonly Registry<SaliencyMethodEntry> Entries = NewRegistry();
+
+    static Registry<SaliencyMethodEntry> NewRegistry()
+    {
+        var r = new Registry<SaliencyMethodEntry>("saliency method");
+        foreach (var e in Table) r.Register(e);
+        return r;
+    }
 
     /// <summary>
     /// A registry line for method class <typeparamref name="TMethod"/> with options record <typeparamref name="TOptions"/>.
@@ -84,7 +91,7 @@ public static class SaliencyMethods
         new(name, aliases, title, typeof(TMethod), typeof(TOptions), o => make((TOptions)o), m => options((TMethod)m));
 
     /// <summary>Every registry line, in table order (then the registered ones).</summary>
-    public static IReadOnlyList<SaliencyMethodEntry> All { get { lock (Gate) return Entries.ToArray(); } }
+    public static IReadOnlyList<SaliencyMethodEntry> All => Entries.All;
 
     /// <summary>The canonical method names, every ablation-path reduction (with and without the window) included.</summary>
     public static IReadOnlyList<string> Names => All.Select(t => t.Name).ToArray();
@@ -94,28 +101,15 @@ public static class SaliencyMethods
 
     /// <summary>Adds a method at run time (notebooks, other assemblies).</summary>
     /// <exception cref="ArgumentException">The name or an alias is taken already.</exception>
-    public static void Register(SaliencyMethodEntry entry)
-    {
-        lock (Gate)
-        {
-            foreach (var n in entry.Aliases.Prepend(entry.Name))
-                if (Entries.Any(e => e.Name == Key(n) || e.Aliases.Contains(Key(n))))
-                    throw new ArgumentException($"Saliency method name '{n}' is taken already.");
-            Entries.Add(entry);
-        }
-    }
-
-    static string Key(string? name) => (name ?? "").Trim().ToLowerInvariant();
+    public static void Register(SaliencyMethodEntry entry) => Entries.Register(entry);
 
     /// <summary>The registry line of <paramref name="name"/> (case-insensitive, aliases accepted).</summary>
     /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>
     public static SaliencyMethodEntry Find(string name)
     {
-        var key = Key(name);
-        var all = All;
-        return all.FirstOrDefault(t => t.Name == key || t.Aliases.Contains(key))
-               ?? throw new ArgumentException($"Unknown saliency method '{name}'. Known methods: {string.Join(", ", all.Select(t => t.Name))} " +
-                                              $"(aliases: {string.Join(", ", all.SelectMany(t => t.Aliases.Select(a => $"{a} = {t.Name}")))}).");
+        return Entries.TryFind(name) ?? throw new ArgumentException(
+            $"Unknown saliency method '{name}'. Known methods: {string.Join(", ", All.Select(t => t.Name))} " +
+            $"(aliases: {string.Join(", ", All.SelectMany(t => t.Aliases.Select(a => $"{a} = {t.Name}")))}).");
     }
 
     /// <summary>
