@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.AblationPaths;
 
+[Trait("Category", "Unit")]
 public class PathRepairTests
 {
     public PathRepairTests() => Devices.EnsureNativeLoaded();
