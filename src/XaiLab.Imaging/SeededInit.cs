@@ -8,8 +8,9 @@ namespace XaiLab.Imaging;
 /// Seeded weight initialisation without libtorch's process-global generator. Constructing a TorchSharp layer draws its
 /// default initialisation from the global generator, so <c>torch.manual_seed(s)</c> followed by construction is
 /// reproducible only while no other thread draws from that generator in between. <see cref="Apply{T}(T, ulong)"/>
-/// re-draws every parameter from a private <see cref="Generator"/> instead, with torch's default rules in the order the
-/// layers are registered — for a freshly built network the order in which construction drew them. For the
+/// re-draws every parameter from a private <see cref="Generator"/> instead, with torch's default rules, visiting the
+/// layers in pre-order (a module before its children, children in registration order) — for a freshly built network
+/// the order in which construction drew them. For the
 /// architectures of this code base (plain, residual and denoising CNNs whose layers are registered in construction
 /// order) the weights are therefore bit-identical to <c>manual_seed(seed)</c> + construction (checked by the test suite).
 /// Rules: convolutions and linear layers get a Kaiming-uniform weight with a = √5 (bound √(6/((1+a²)·fan_in))) and a bias
@@ -26,7 +27,10 @@ public static class SeededInit
         return Apply(module, gen);
     }
 
-    /// <summary>Re-initialises every parameter of <paramref name="module"/> from <paramref name="generator"/> (a CPU generator); returns the module.</summary>
+    /// <summary>
+    /// Re-initialises every parameter of <paramref name="module"/> from <paramref name="generator"/> (a CPU generator, so the
+    /// module must still be on the CPU: initialise first, then move it); returns the module.
+    /// </summary>
     /// <exception cref="ArgumentException">A module owns parameters but is not a convolution, linear layer or normalisation layer.</exception>
     public static T Apply<T>(T module, Generator generator) where T : nn.Module
     {
