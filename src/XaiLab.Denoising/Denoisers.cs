@@ -56,7 +56,9 @@ public static class Denoisers
     /// default) it is wrapped in a <see cref="PriorResidualDenoiser"/> around <paramref name="radialMean"/>
     /// (<c>[n,n]</c>, from <see cref="RadialMean.FromClean"/>; required then).
     /// </summary>
-    public static Module<Tensor, Tensor> Create(DenoiserKind kind, int imageSize, DenoiserOptions? options = null, Tensor? radialMean = null)
+    /// <param name="init">When given, the net's weights are drawn from this generator (<see cref="SeededInit"/>, before the
+    /// prior wrapper scales the last layer) instead of torch's global one.</param>
+    public static Module<Tensor, Tensor> Create(DenoiserKind kind, int imageSize, DenoiserOptions? options = null, Tensor? radialMean = null, Generator? init = null)
     {
         var o = options ?? new();
         int inputs = o.RadialPrior ? 2 : 1;
@@ -68,6 +70,7 @@ public static class Denoisers
             DenoiserKind.Spiral => new SpiralDenoiser(imageSize, o, inputs),
             _ => throw new ArgumentException($"Unknown denoiser kind {kind}."),
         };
+        if (init is not null) SeededInit.Apply(net, init);
         return o.RadialPrior ? new PriorResidualDenoiser(net, radialMean!) : net;
     }
 

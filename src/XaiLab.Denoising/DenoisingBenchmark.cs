@@ -72,8 +72,8 @@ public static class DenoisingBenchmark
         using var prior = RadialMean.FromClean(data.Clean);
         double Step(DenoiserKind kind, out long parameters)
         {
-            random.manual_seed(0);
-            using var model = Denoisers.Create(kind, imageSize, architecture, prior);
+            using var init = new Generator(0, CPU);
+            using var model = Denoisers.Create(kind, imageSize, architecture, prior, init);
             model.to(device); model.train();
             parameters = model.parameters().Sum(p => p.numel());
             using var opt = optim.Adam(model.parameters(), 1e-3);

@@ -276,7 +276,7 @@ public sealed record DenoisingExperiment
         (ProjectionDataset.Create(Data), ProjectionDataset.Create(Data with { Count = ValidationCount, Seed = Data.Seed + 1_000_003 }));
 
     /// <summary>
-    /// A fresh model with weights seeded by <c>Training.Seed</c> (<c>torch.manual_seed</c>); with
+    /// A fresh model with weights seeded by <c>Training.Seed</c> (<see cref="SeededInit"/>: those of <c>torch.manual_seed</c>, from a private generator); with
     /// <see cref="DenoiserOptions.RadialPrior"/> its radial mean image comes from <paramref name="train"/>'s clean images.
     /// </summary>
     public Module<Tensor, Tensor> CreateModel(ProjectionDataset? train = null)
@@ -284,8 +284,8 @@ public sealed record DenoisingExperiment
         Devices.EnsureNativeLoaded();
         if (Architecture.RadialPrior && train is null) throw new ArgumentException("CreateModel needs the training set for the radial prior (DenoiserOptions.RadialPrior).");
         using var prior = Architecture.RadialPrior ? RadialMean.FromClean(train!.Clean) : null;
-        random.manual_seed(Training.Seed);
-        return Denoisers.Create(Net, Data.ImageSize, Architecture, prior);
+        using var init = new Generator(unchecked((ulong)(long)Training.Seed), CPU);
+        return Denoisers.Create(Net, Data.ImageSize, Architecture, prior, init);
     }
 
     /// <summary>Builds data and model and trains. The caller owns the returned model and data sets.</summary>

@@ -182,14 +182,13 @@ public static class StandInCnn
     public static Classifier Create(int seed = 0)
     {
         Devices.EnsureNativeLoaded();
-        manual_seed(seed);
-        var net = nn.Sequential(
+        var net = SeededInit.Apply(nn.Sequential(
             ("c1", nn.Conv2d(3, 32, 3, stride: 2, padding: 1)), ("r1", nn.ReLU()),
             ("c2", nn.Conv2d(32, 64, 3, stride: 2, padding: 1)), ("r2", nn.ReLU()),
             ("c3", nn.Conv2d(64, 128, 3, stride: 2, padding: 1)), ("r3", nn.ReLU()),
             ("c4", nn.Conv2d(128, 128, 3, stride: 2, padding: 1)), ("r4", nn.ReLU()),
             ("gap", nn.AdaptiveAvgPool2d(1)), ("flat", nn.Flatten()),
-            ("fc", nn.Linear(128, 10)));
+            ("fc", nn.Linear(128, 10))), unchecked((ulong)(long)seed));
         return new Classifier(net, Enumerable.Range(0, 10).Select(i => $"class{i}").ToArray(), OutputActivation.Softmax,
             channels: 3, inputSize: (128, 128), name: "random-init stand-in CNN");
     }

@@ -193,11 +193,10 @@ public static class SceneTraining
         if (o.FirstScene < 0) throw new ArgumentException($"FirstScene must be ≥ 0; got {o.FirstScene}.");
         Devices.EnsureNativeLoaded();
         torch.set_num_threads(o.Threads);
-        torch.manual_seed((long)(o.Seed & 0x7FFFFFFF));
         var train = new FashionScenes224("train", new FashionScenes224Options { TrainCount = o.FirstScene + o.Epochs * o.ScenesPerEpoch }, trainItems);
         var val = new FashionScenes224("val", null, trainItems);
         var test = new FashionScenes224("test");
-        var classifier = o.InitialWeights is { } init ? SceneModels.Load(spec, init) : SceneModels.Wrap(spec, SceneModels.Build(spec));
+        var classifier = o.InitialWeights is { } init ? SceneModels.Load(spec, init) : SceneModels.Wrap(spec, SeededInit.Apply(SceneModels.Build(spec), o.Seed & 0x7FFFFFFF));
         var device = Devices.Resolve(o.Device);
         classifier.To(device);
         long parameters = classifier.Network.parameters().Sum(p => p.numel());

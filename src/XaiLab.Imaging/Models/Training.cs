@@ -23,7 +23,7 @@ public sealed record FashionTrainingOptions
     public double LearningRate { get; init; } = 2e-3;
     /// <summary>AdamW decoupled weight decay. Default 1e-4.</summary>
     public double WeightDecay { get; init; } = 1e-4;
-    /// <summary>Seeds the weight initialisation (torch.manual_seed) and the batch order.</summary>
+    /// <summary>Seeds the weight initialisation (<see cref="SeededInit"/>: the weights of <c>torch.manual_seed</c>, from a private generator) and the batch order.</summary>
     public ulong Seed { get; init; }
     /// <summary>Validation scenes evaluated after each epoch.</summary>
     public int ValScenes { get; init; } = 300;
@@ -71,12 +71,11 @@ public static class FashionTraining
         log ??= _ => { };
         Devices.EnsureNativeLoaded();
         torch.set_num_threads(o.Threads);
-        torch.manual_seed((long)(o.Seed & 0x7FFFFFFF));
         if (o.FirstScene < 0) throw new ArgumentException($"FirstScene must be ≥ 0; got {o.FirstScene}.");
         var train = new FashionScenes(spec.Data, "train", new FashionSceneOptions { TrainCount = o.FirstScene + o.Epochs * o.ScenesPerEpoch }, trainItems);
         var val = new FashionScenes(spec.Data, "val", null, trainItems);
         var test = new FashionScenes(spec.Data, "test");
-        var classifier = o.InitialWeights is { } init ? FashionModels.Load(spec, init) : FashionModels.Wrap(spec, FashionModels.Build(spec.Architecture, FashionItems.ClassNames.Count));
+        var classifier = o.InitialWeights is { } init ? FashionModels.Load(spec, init) : FashionModels.Wrap(spec, SeededInit.Apply(FashionModels.Build(spec.Architecture, FashionItems.ClassNames.Count), o.Seed & 0x7FFFFFFF));
         var device = Devices.Resolve(o.Device);
         classifier.To(device);
         var net = classifier.Network;

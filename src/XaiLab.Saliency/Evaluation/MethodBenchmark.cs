@@ -51,13 +51,12 @@ public static class MethodBenchmark
     public static Classifier RandomSmallCnn(int classes = 10, int size = 128, long seed = 0)
     {
         Devices.EnsureNativeLoaded();
-        torch.manual_seed(seed);
         var features = nn.Sequential(
             ("0", nn.Conv2d(3, 16, 3, padding: 1)), ("1", nn.ReLU()), ("2", nn.MaxPool2d(2)),
             ("3", nn.Conv2d(16, 32, 3, padding: 1)), ("4", nn.ReLU()), ("5", nn.MaxPool2d(2)),
             ("6", nn.Conv2d(32, 64, 3, padding: 1)), ("7", nn.ReLU()), ("8", nn.MaxPool2d(2)),
             ("9", nn.Conv2d(64, 64, 3, padding: 1)), ("10", nn.ReLU()));
-        var net = nn.Sequential(("features", features), ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(64, classes)));
+        var net = SeededInit.Apply(nn.Sequential(("features", features), ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(64, classes))), unchecked((ulong)seed));
         return new Classifier(net, Enumerable.Range(0, classes).Select(i => $"class{i}").ToArray(), OutputActivation.Softmax,
             inputSize: (size, size), name: "random-small-cnn");
     }

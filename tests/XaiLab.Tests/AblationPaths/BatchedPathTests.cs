@@ -12,6 +12,7 @@ namespace XaiLab.Tests.AblationPaths;
 /// <see cref="AblationPath.OptimiseMany(Classifier, IReadOnlyList{ValueTuple{Tensor, int}}, AblationPathOptions?, IProgress{AblationBatchProgress}?, CancellationToken)"/>
 /// against one-at-a-time runs, the thread policy and the benchmark table.
 /// </summary>
+[Trait("Category", "Unit")]
 public class BatchedPathTests
 {
     const int C = 3, H = 24, W = 24, R0 = 4, R1 = 10, C0 = 14, C1 = 20;

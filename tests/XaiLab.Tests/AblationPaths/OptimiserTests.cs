@@ -13,6 +13,7 @@ sealed class ListProgress(Action<AblationProgress>? onReport = null) : IProgress
     public void Report(AblationProgress value) { Reports.Add(value); onReport?.Invoke(value); }
 }
 
+[Trait("Category", "Unit")]
 public class OptimiserTests
 {
     // Image 3×24×24, the class-0 evidence lives in rows 4..9, cols 14..19.
@@ -227,35 +228,53 @@ public class OptimiserTests
         Assert.All(model.Network.parameters(), p => Assert.True(p.requires_grad));
     }
 
-    [Fact]
-    public void BadInputsGiveClearErrors()
+    /// <summary>The bad inputs of <see cref="BadInputsGiveClearErrors"/>: options, image and class of each case.</summary>
+    static (AblationPathOptions Options, Tensor Image, int Class) BadInput(string @case, Tensor image) => @case switch
     {
+        "steps 0" => (RegionOptions with { Steps = 0 }, image, 0),
+        "negative regularisation sigma" => (RegionOptions with { RegularisationSigma = -1 }, image, 0),
+        "NaN saturation" => (RegionOptions with { Saturation = double.NaN }, image, 0),
+        "negative saturation" => (RegionOptions with { Saturation = -0.5 }, image, 0),
+        "pinching above 1" => (RegionOptions with { Pinching = 1.5 }, image, 0),
+        "step size 0" => (RegionOptions with { StepSize = 0 }, image, 0),
+        "saturation target above 1" => (RegionOptions with { SaturationTarget = 1.2 }, image, 0),
+        "more minimum than maximum iterations" => (RegionOptions with { MinIterations = 10, MaxIterations = 5 }, image, 0),
+        "mask size 0" => (RegionOptions with { MaskSize = 0 }, image, 0),
+        "baseline of another shape" => (RegionOptions with { Baseline = zeros(C, H, W + 1) }, image, 0),
+        "blur pyramid with a baseline" => (RegionOptions with { PathSpace = PathSpaceKind.BlurPyramid }, image, 0),
+        "negative saturation schedule" => (RegionOptions with { SaturationSchedule = it => it > 2 ? -1 : 0 }, image, 0),
+        "image without a channel axis" => (RegionOptions, image[0], 0),
+        "one channel for a three-channel model" => (RegionOptions with { Baseline = zeros(1, H, W) }, zeros(1, H, W), 0),
+        "image of another size" => (RegionOptions with { Baseline = zeros(C, H + 2, W) }, zeros(C, H + 2, W), 0),
+        "class index out of range" => (RegionOptions, image, 7),
+        _ => throw new ArgumentException($"unknown case '{@case}'"),
+    };
+
+    [Theory]
+    [InlineData("steps 0", "Steps")]
+    [InlineData("negative regularisation sigma", "RegularisationSigma")]
+    [InlineData("NaN saturation", "Saturation")]
+    [InlineData("negative saturation", "Saturation")]
+    [InlineData("pinching above 1", "Pinching")]
+    [InlineData("step size 0", "StepSize")]
+    [InlineData("saturation target above 1", "SaturationTarget")]
+    [InlineData("more minimum than maximum iterations", "MaxIterations")]
+    [InlineData("mask size 0", "MaskSize")]
+    [InlineData("baseline of another shape", "shape")]
+    [InlineData("blur pyramid with a baseline", "blur pyramid")]
+    [InlineData("negative saturation schedule", "SaturationSchedule")]
+    [InlineData("image without a channel axis", "[C,H,W]")]
+    [InlineData("one channel for a three-channel model", "channel")]
+    [InlineData("image of another size", "24×24")]
+    [InlineData("class index out of range", null)]
+    public void BadInputsGiveClearErrors(string @case, string? expected)
+    {
+        using var scope = NewDisposeScope();
         using var model = RegionNet.Classifier(C, H, W, R0, R1, C0, C1);
-        using var image = RegionNet.Image(C, H, W, R0, R1, C0, C1);
-        void Bad(AblationPathOptions o, string name)
-        {
-            var e = Assert.Throws<ArgumentException>(() => AblationPath.Optimise(model, image, 0, o));
-            Assert.Contains(name, e.Message);
-        }
-        Bad(RegionOptions with { Steps = 0 }, "Steps");
-        Bad(RegionOptions with { RegularisationSigma = -1 }, "RegularisationSigma");
-        Bad(RegionOptions with { Saturation = double.NaN }, "Saturation");
-        Bad(RegionOptions with { Saturation = -0.5 }, "Saturation");
-        Bad(RegionOptions with { Pinching = 1.5 }, "Pinching");
-        Bad(RegionOptions with { StepSize = 0 }, "StepSize");
-        Bad(RegionOptions with { SaturationTarget = 1.2 }, "SaturationTarget");
-        Bad(RegionOptions with { MinIterations = 10, MaxIterations = 5 }, "MaxIterations");
-        Bad(RegionOptions with { MaskSize = 0 }, "MaskSize");
-        Bad(RegionOptions with { Baseline = zeros(C, H, W + 1) }, "shape");
-        Bad(RegionOptions with { PathSpace = PathSpaceKind.BlurPyramid }, "blur pyramid");
-        Bad(RegionOptions with { SaturationSchedule = it => it > 2 ? -1 : 0 }, "SaturationSchedule");
-        var e2 = Assert.Throws<ArgumentException>(() => AblationPath.Optimise(model, image[0], 0, RegionOptions));
-        Assert.Contains("[C,H,W]", e2.Message);
-        var e3 = Assert.Throws<ArgumentException>(() => AblationPath.Optimise(model, zeros(1, H, W), 0, RegionOptions with { Baseline = zeros(1, H, W) }));
-        Assert.Contains("channel", e3.Message);
-        var e4 = Assert.Throws<ArgumentException>(() => AblationPath.Optimise(model, zeros(C, H + 2, W), 0, RegionOptions with { Baseline = zeros(C, H + 2, W) }));
-        Assert.Contains("24×24", e4.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => AblationPath.Optimise(model, image, 7, RegionOptions));
+        var (o, image, cls) = BadInput(@case, RegionNet.Image(C, H, W, R0, R1, C0, C1));
+        if (expected is null) { Assert.Throws<ArgumentOutOfRangeException>(() => AblationPath.Optimise(model, image, cls, o)); return; }
+        var e = Assert.Throws<ArgumentException>(() => AblationPath.Optimise(model, image, cls, o));
+        Assert.Contains(expected, e.Message);
     }
 
     [Fact]

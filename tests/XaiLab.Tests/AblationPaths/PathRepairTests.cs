@@ -6,6 +6,7 @@ using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Tests.AblationPaths;
 
+[Trait("Category", "Unit")]
 public class PathRepairTests
 {
     public PathRepairTests() => Devices.EnsureNativeLoaded();

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.AblationPaths;
 
+[Trait("Category", "Unit")]
 public class ReductionAndIoTests
 {
     public ReductionAndIoTests() => Devices.EnsureNativeLoaded();

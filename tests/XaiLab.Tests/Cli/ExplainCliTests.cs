@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Cli;
 
-[Collection("console")]
+[Trait("Category", "Unit")]
 public class ExplainCliTests
 {
     static ExplainCliTests() => CliFixtures.Register();

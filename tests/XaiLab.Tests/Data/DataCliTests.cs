@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class DataCliTests
 {
     static string Temp(string name) => Path.Combine(Path.GetTempPath(), $"xailab-cli-{Guid.NewGuid():N}-{name}");

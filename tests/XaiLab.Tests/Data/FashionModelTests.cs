@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class FashionModelTests
 {
     static string Temp(string name) => Path.Combine(Path.GetTempPath(), $"xailab-model-{Guid.NewGuid():N}-{name}");
@@ -55,13 +56,13 @@ public class FashionModelTests
     {
         foreach (var spec in new[] { FashionModels.Spec("fashion-cnn"), FashionModels.Spec("fashion-resnet") })
         {
-            manual_seed(3);
-            var net = FashionModels.Build(spec.Architecture);
+            using var gen = new Generator(3, CPU);
+            var net = SeededInit.Apply(FashionModels.Build(spec.Architecture), gen);
             var path = Temp("rt.dat");
             net.save(path);
             using var a = FashionModels.Wrap(spec, net);
             using var b = FashionModels.Load(spec, path);
-            using var x = rand(2, 3, 128, 128);
+            using var x = rand(2, 3, 128, 128, generator: gen);
             using var _ = no_grad();
             Assert.Equal(a.Logits(x).data<float>().ToArray(), b.Logits(x).data<float>().ToArray());
             Assert.Equal(new long[] { 2, 10 }, b.Logits(x).shape);
@@ -120,6 +121,7 @@ public class FashionModelTests
     }
 }
 
+[Trait("Category", "Unit")]
 public class FashionTrainingTests
 {
     [Fact]
@@ -133,7 +135,8 @@ public class FashionTrainingTests
         var pool = new FashionItems("test pool", new IdxImages(12_000, 28, 28, px), labels);
         var spec = FashionModels.Spec("fashion-cnn-multi");
         var path = Path.Combine(Path.GetTempPath(), $"xailab-train-{Guid.NewGuid():N}.dat");
-        var o = new FashionTrainingOptions { Epochs = 1, ScenesPerEpoch = 64, BatchSize = 16, ValScenes = 16, TestScenes = 16 };
+        // Threads: the count this thread already has, so that training does not change it for the tests that share the process.
+        var o = new FashionTrainingOptions { Epochs = 1, ScenesPerEpoch = 64, BatchSize = 16, ValScenes = 16, TestScenes = 16, Threads = torch.get_num_threads() };
         var lines = new List<string>();
         var r = FashionTraining.Train(spec, o, lines.Add, path, pool);
         Assert.True(File.Exists(path));

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class FashionScenes224Tests
 {
     /// <summary>A 60k pool standing in for the Debian training set: item i is embedded test item i mod 2000.</summary>

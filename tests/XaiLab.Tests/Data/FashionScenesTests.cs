@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class FashionScenesTests
 {
     /// <summary>

@@ -3,6 +3,7 @@ using XaiLab.Imaging.Data;
 
 namespace XaiLab.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class IdxAndRngTests
 {
     static string TempFile(string name) => Path.Combine(Path.GetTempPath(), $"xailab-idx-{Guid.NewGuid():N}-{name}");

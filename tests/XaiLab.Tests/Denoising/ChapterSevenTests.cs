@@ -3,6 +3,7 @@ using XaiLab.Denoising;
 namespace XaiLab.Tests.Denoising;
 
 /// <summary>The chapter-7 summary and verdicts are computed from the histories, claim by claim.</summary>
+[Trait("Category", "Unit")]
 public class ChapterSevenTests
 {
     static DenoisingTrainingResult Result(double eq0, double eqFinal, double valPsnr, double trainPsnr) => new("x",

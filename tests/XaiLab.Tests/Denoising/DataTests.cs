@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 namespace XaiLab.Tests.Denoising;
 
 /// <summary>Synthetic data: analytic projection, random rotations, SNR, determinism, PDB import (thesis §6.1, §6.3).</summary>
+[Trait("Category", "Unit")]
 public class DataTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 namespace XaiLab.Tests.Denoising;
 
 /// <summary>The band-limited rotation, the equivariance measure without a floor, resampling cost/rim, resumable training.</summary>
+[Trait("Category", "Unit")]
 public class EquivarianceTests
 {
     static Tensor Blobs(int n, double theta, int atoms = 5, int seed = 3)

@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 namespace XaiLab.Tests.Denoising;
 
 /// <summary>Classical yardsticks, metrics and the training loop (§6.3, §7.4).</summary>
+[Trait("Category", "Unit")]
 public class FilterAndTrainingTests
 {
     [Theory]
@@ -105,6 +106,16 @@ public class FilterAndTrainingTests
         Assert.Throws<ArgumentException>(() => new SpiralSampling(0));
     }
 
+    sealed class Collect(List<DenoisingEpoch> into, Action<DenoisingEpoch>? also = null) : IProgress<DenoisingEpoch>
+    {
+        public void Report(DenoisingEpoch value) { into.Add(value); also?.Invoke(value); }
+    }
+}
+
+/// <summary><c>xailab denoise train</c> as a user runs it (a separate process).</summary>
+[Trait("Category", "Integration")]
+public class DenoiseCliTests
+{
     [Fact]
     public void CliTrainsAndWritesHistoryAndWeights()
     {
@@ -123,10 +134,5 @@ public class FilterAndTrainingTests
             Assert.Contains("expected 'cartesian' or 'spiral'", bad.Err);
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
-    }
-
-    sealed class Collect(List<DenoisingEpoch> into, Action<DenoisingEpoch>? also = null) : IProgress<DenoisingEpoch>
-    {
-        public void Report(DenoisingEpoch value) { into.Add(value); also?.Invoke(value); }
     }
 }

@@ -5,6 +5,7 @@ using static TorchSharp.torch.nn;
 namespace XaiLab.Tests.Denoising;
 
 /// <summary>Spiral sampling (Eq 7.5–7.7), the ribbon, barycentric resampling and the equivariance of a spiral layer (§7.3).</summary>
+[Trait("Category", "Unit")]
 public class SpiralTests
 {
     [Fact]

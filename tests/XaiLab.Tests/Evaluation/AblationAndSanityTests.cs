@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Evaluation;
 
+[Trait("Category", "Unit")]
 public class AblationAndSanityTests
 {
     static double Sigmoid(double z) => 1 / (1 + Math.Exp(-z));
@@ -57,8 +58,8 @@ public class AblationAndSanityTests
     {
         using var scope = NewDisposeScope();
         using var model = TestModels.SmallConv(size: 16);
-        manual_seed(4);
-        var x = rand(3, 16, 16);
+        using var gen = new Generator(4, CPU);
+        var x = rand(3, 16, 16, generator: gen);
         float before;
         using (no_grad()) before = model.Logits(x).sum().item<float>();
 

@@ -5,7 +5,7 @@ using XaiLab.Tests.Methods;
 
 namespace XaiLab.Tests.Evaluation;
 
-[Collection("console")]
+[Trait("Category", "Unit")]
 public class PointingGameCliTests
 {
     static PointingGameCliTests() => CliFixtures.Register();
@@ -132,26 +132,20 @@ public class PointingGameCliTests
 /// <summary>Registry entries and console capture shared by the command-line tests.</summary>
 public static class CliFixtures
 {
-    static bool _registered;
+    static readonly Lazy<bool> Registered = new(RegisterOnce, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>Registers <c>tiny-scenes-test</c> (7 scenes), <c>no-boxes-test</c> and <c>tiny-model-test</c> (3 classes, 24×24).</summary>
-    public static void Register()
+    /// <summary>Registers <c>tiny-scenes-test</c> (7 scenes), <c>no-boxes-test</c> and <c>tiny-model-test</c> (3 classes, 24×24), once per process.</summary>
+    public static void Register() => _ = Registered.Value;
+
+    static bool RegisterOnce()
     {
-        if (_registered) return;
-        _registered = true;
         DatasetRegistry.Register(new DatasetEntry("tiny-scenes-test", "7 random 24×24 scenes (tests)", () => true, "none", _ => new TinySceneDataset(name: "tiny-scenes-test")));
         DatasetRegistry.Register(new DatasetEntry("no-boxes-test", "scenes without annotations (tests)", () => true, "none", _ => new PointingGameCliTests.NoBoxes()));
         ModelRegistry.Register(new ModelEntry("tiny-model-test", "multi-label", "tiny-scenes-test", (24, 24), new[] { "c0", "c1", "c2" }, null,
             () => true, "none", () => TestModels.SmallConv(classes: 3, size: 24, seed: 9)));
+        return true;
     }
 
-    /// <summary>Runs the CLI with <paramref name="args"/>, capturing stdout and stderr.</summary>
-    public static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (Console.Out, Console.Error);
-        var so = new StringWriter(); var se = new StringWriter();
-        Console.SetOut(so); Console.SetError(se);
-        try { return (CliApp.Run(args), so.ToString(), se.ToString()); }
-        finally { Console.SetOut(o); Console.SetError(e); }
-    }
+    /// <summary>Runs the CLI in this process with <paramref name="args"/>, capturing the stdout and stderr of this call only (<see cref="ConsoleCapture"/>).</summary>
+    public static (int Code, string Out, string Err) Run(params string[] args) => ConsoleCapture.Run(() => CliApp.Run(args));
 }

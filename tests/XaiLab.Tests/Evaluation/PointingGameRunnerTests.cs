@@ -35,6 +35,7 @@ public sealed class TinySceneDataset(int count = 7, int size = 24, string name =
     }
 }
 
+[Trait("Category", "Unit")]
 public class PointingGameRunnerTests
 {
     static Classifier Model() => TestModels.SmallConv(classes: 3, size: 24, seed: 9);

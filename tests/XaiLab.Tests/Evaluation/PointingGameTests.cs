@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Evaluation;
 
+[Trait("Category", "Unit")]
 public class PointingGameTests
 {
     static Tensor SinglePixel(int h, int w, int x, int y)

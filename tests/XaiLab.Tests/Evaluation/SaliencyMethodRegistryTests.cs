@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Evaluation;
 
+[Trait("Category", "Unit")]
 public class SaliencyMethodRegistryTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Evaluation;
 
+[Trait("Category", "Unit")]
 public class SanityOrderTests
 {
     /// <summary>Registers its head before its features, although the forward pass runs features → head.</summary>
@@ -20,9 +21,9 @@ public class SanityOrderTests
     public void CascadingRandomisationStartsAtTheOutputLayerWhateverTheRegistrationOrder()
     {
         Devices.EnsureNativeLoaded();
-        manual_seed(5);
-        using var model = new Classifier(new HeadFirstNet(), new[] { "a", "b", "c" }, OutputActivation.Softmax);
-        using var image = rand(3, 8, 8);
+        using var gen = new Generator(5, CPU);
+        using var model = new Classifier(SeededInit.Apply(new HeadFirstNet(), gen), new[] { "a", "b", "c" }, OutputActivation.Softmax);
+        using var image = rand(3, 8, 8, generator: gen);
         Assert.Equal(new[] { "head", "features" }, SanityCheck.ParameterLayers(model.Network));          // registration order
         Assert.Equal(new[] { "features", "head" }, SanityCheck.ParameterLayersInCallOrder(model, image)); // call order
         var r = SanityCheck.ModelRandomisation(model, new XaiLab.Saliency.Methods.GradientMethod(), image, 0);

@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 namespace XaiLab.Tests.Evaluation;
 
 [Collection("formatters")]
+[Trait("Category", "Unit")]
 public class SweepTests
 {
     static string Temp() => Path.Combine(Path.GetTempPath(), $"xailab-sweep-{Guid.NewGuid():N}");

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace XaiLab.Tests.Foundation;
 
 [Collection("formatters")]
+[Trait("Category", "Unit")]
 public class AblationExplorerTests
 {
     const int C = 3, H = 24, W = 24, R0 = 4, R1 = 10, C0 = 14, C1 = 20;

@@ -13,6 +13,7 @@ namespace XaiLab.Tests.Foundation;
 public class FormatterCollection;
 
 [Collection("formatters")]
+[Trait("Category", "Unit")]
 public class FormatterTests
 {
     public FormatterTests() => Lab.Start();
@@ -20,7 +21,8 @@ public class FormatterTests
     [Fact]
     public void ImageTensorRendersAsInlinePngThatDecodesToTheSamePixels()
     {
-        using var img = rand(3, 10, 12);
+        using var gen = new Generator(61, CPU);
+        using var img = rand(3, 10, 12, generator: gen);
         var html = img.ToDisplayString(HtmlFormatter.MimeType);
         var b64 = System.Text.RegularExpressions.Regex.Match(html, "data:image/png;base64,([A-Za-z0-9+/=]+)").Groups[1].Value;
         Assert.NotEmpty(b64);
@@ -89,7 +91,8 @@ public class FormatterTests
     public void PathExplorerHasOneFramePerTimeASliderAndTheCurve()
     {
         var times = new[] { 0.0, 0.5, 1.0 };
-        using var frames = rand(3, 3, 8, 8);
+        using var gen = new Generator(67, CPU);
+        using var frames = rand(3, 3, 8, 8, generator: gen);
         using var masks = stack(new[] { zeros(4, 4), full(4, 4, 0.5f), ones(4, 4) });
         var top = times.Select(t => (IReadOnlyList<(string, double)>)new[] { ("cat", 1 - t), ("dog", t) }).ToList();
         var e = new PathExplorer("test path", times, new[] { new PathTrack("φ", frames, masks, new[] { 1.0, 0.6, 0.1 }, top) },

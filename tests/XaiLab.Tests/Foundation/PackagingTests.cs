@@ -10,6 +10,7 @@ namespace XaiLab.Tests.Foundation;
 /// outside the repository that loads it with one #r line, and libtorch found from our own files.
 /// </summary>
 [Collection("cli")]
+[Trait("Category", "Integration")]
 public class PackagingTests
 {
     static string Version =>

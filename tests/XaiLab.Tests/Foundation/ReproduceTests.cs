@@ -3,6 +3,7 @@ using System.Text.Json;
 namespace XaiLab.Tests.Foundation;
 
 [Collection("cli")]
+[Trait("Category", "Integration")]
 public class ReproduceTests
 {
     [Fact]

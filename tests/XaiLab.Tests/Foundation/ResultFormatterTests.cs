@@ -19,6 +19,7 @@ namespace XaiLab.Tests.Foundation;
 /// the order of tests does not matter.
 /// </summary>
 [Collection("formatters")]
+[Trait("Category", "Unit")]
 public class ResultFormatterTests
 {
     public ResultFormatterTests() => Formatters.Register();
@@ -49,7 +50,8 @@ public class ResultFormatterTests
         }
         // Registering again (also from several threads at once) changes nothing.
         Parallel.For(0, 8, _ => Formatters.Register());
-        using var img = rand(3, 8, 8);
+        using var gen = new Generator(43, CPU);
+        using var img = rand(3, 8, 8, generator: gen);
         Assert.Contains("data:image/png", HtmlOf(img));
     }
 
@@ -73,7 +75,8 @@ public class ResultFormatterTests
         Assert.Contains(">-2<", hs); Assert.Contains(">2<", hs);
         Assert.Equal(2, AssertSelfContained(hs).Count);
         // A batch [N,3,H,W] shows as a strip of images.
-        using var batch = rand(3, 3, 6, 6);
+        using var gen = new Generator(47, CPU);
+        using var batch = rand(3, 3, 6, 6, generator: gen);
         Assert.Equal(3, AssertSelfContained(HtmlOf(batch)).Count);
         // Integer label maps get one colour per label (not a white image with one black blob).
         using var labels = tensor(new long[] { 0, 0, 1, 1, 2, 2, 3, 3, 0, 0, 1, 1, 2, 2, 3, 3 }).reshape(2, 8);
@@ -84,7 +87,8 @@ public class ResultFormatterTests
     [Fact]
     public void OverlayHasAColourBarAndNestedRowsRenderTheirItems()
     {
-        using var img = rand(3, 16, 16);
+        using var gen = new Generator(53, CPU);
+        using var img = rand(3, 16, 16, generator: gen);
         using var map = linspace(0, 5, 16).reshape(4, 4);
         var overlay = new Overlay(img, map, "ov");
         var html = HtmlOf(overlay);
@@ -258,8 +262,9 @@ public class ResultFormatterTests
         Assert.Contains("75.0 %", HtmlOf(mf));
         var mb = new MethodBenchmarkResult("cnn", 128, 128, "cpu", 2, 2, new[] { new MethodTiming("rise", 3, 1.5, 1.2, 1.9, "masks 500") });
         Assert.Contains("masks 500", HtmlOf(mb));
-        using var img = rand(3, 8, 8);
-        using var m1 = rand(4, 4);
+        using var gen = new Generator(59, CPU);
+        using var img = rand(3, 8, 8, generator: gen);
+        using var m1 = rand(4, 4, generator: gen);
         var mc = new MethodComparison("cmp", new[] { img }, new[] { "shirt" }, new[] { "a", "b" }, new[] { new[] { m1, m1 } }, new[] { 0.5, 1.25 });
         var hc = HtmlOf(mc);
         Assert.Equal(4, AssertSelfContained(hc).Count);

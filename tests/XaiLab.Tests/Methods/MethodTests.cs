@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.Methods;
 
+[Trait("Category", "Unit")]
 public class MethodTests
 {
     [Fact]
@@ -15,7 +16,8 @@ public class MethodTests
         using var scope = NewDisposeScope();
         var v = Enumerable.Range(0, 12).Select(i => Math.Sin(i + 1.0)).ToArray();
         using var model = TestModels.LinearSigmoid(v, 3, 4, ScalarType.Float64);
-        var x = rand(new long[] { 1, 3, 4 }, dtype: ScalarType.Float64);
+        using var gen = new Generator(13, CPU);
+        var x = rand(new long[] { 1, 3, 4 }, dtype: ScalarType.Float64, generator: gen);
         var ig = new IntegratedGradients(new IntegratedGradientsOptions { Output = ExplainedOutput.Logit, Steps = 7 });
         var (attr, diag) = ig.Attribute(model, x, 0);
         // For a linear function IG = (x − x')⊙∇ exactly, with the black baseline x' = 0.
@@ -33,8 +35,8 @@ public class MethodTests
     {
         using var scope = NewDisposeScope();
         using var model = TestModels.SmoothFloat64();
-        manual_seed(7);
-        var x = rand(new long[] { 3, 8, 8 }, dtype: ScalarType.Float64);
+        using var gen = new Generator(7, CPU);
+        var x = rand(new long[] { 3, 8, 8 }, dtype: ScalarType.Float64, generator: gen);
         var baseline = full(new long[] { 3, 8, 8 }, 0.5, dtype: ScalarType.Float64);
         var coarse = new IntegratedGradients(new IntegratedGradientsOptions { Steps = 4, Rule = rule, Baseline = baseline, InternalBatchSize = 3 });
         var igFine = new IntegratedGradients(coarse.Options with { Steps = 50 });
@@ -62,11 +64,11 @@ public class MethodTests
     {
         using var scope = NewDisposeScope();
         using var model = TestModels.SmallConv();
-        manual_seed(11);
-        var x = rand(new long[] { 3, 16, 16 });
+        using var gen = new Generator(11, CPU);
+        var x = rand(new long[] { 3, 16, 16 }, generator: gen);
         var o = new RiseOptions { Masks = 96, Cells = 4, BatchSize = 40, Seed = 5 };
         using var a = new Rise(o).Explain(model, x, 2);
-        manual_seed(999); // the global generator must not matter
+        using (rand(999)) { } // moves torch's global generator on: it must not matter (Rise draws from its own)
         using var b = new Rise(o).Explain(model, x, 2);
         using var c = new Rise(o with { Seed = 6 }).Explain(model, x, 2);
         Assert.True(a.Map.equal(b.Map).all().item<bool>(), "same seed must give the identical map");
@@ -86,7 +88,7 @@ public class MethodTests
         Assert.InRange(m.mean().item<float>(), 0.28, 0.32);
         // Model with constant scores 0.5 (zero logits on 1 input): S = 0.5 · Σ M_i / (N p) ≈ 0.5 everywhere.
         using var model = TestModels.LinearSigmoid(new double[16], 4, 4);
-        var x = rand(new long[] { 1, 4, 4 });
+        var x = rand(new long[] { 1, 4, 4 }, generator: gen);
         using var map = new Rise(new RiseOptions { Masks = 4000, Cells = 2, KeepProbability = 0.5, Seed = 1, BatchSize = 500 }).Explain(model, x, 0);
         Assert.InRange(map.Map.mean().item<float>(), 0.48, 0.52);
     }
@@ -186,7 +188,8 @@ public class MethodTests
         using var scope = NewDisposeScope();
         var v = new double[] { 0.5, -2, 0, 1 };
         using var model = TestModels.LinearSigmoid(v, 2, 2);
-        using var map = new GradientMethod().Explain(model, rand(1, 2, 2), 0);
+        using var gen = new Generator(17, CPU);
+        using var map = new GradientMethod().Explain(model, rand(1, 2, 2, generator: gen), 0);
         Assert.Equal(new float[] { 0.5f, 2, 0, 1 }, map.Map.flatten().data<float>().ToArray());
     }
 
@@ -236,9 +239,10 @@ public class MethodTests
     {
         using var scope = NewDisposeScope();
         using var model = TestModels.SmallConv();
-        var e = Assert.Throws<ArgumentException>(() => new GradientMethod().Explain(model, rand(1, 16, 16), 0));
+        using var gen = new Generator(19, CPU);
+        var e = Assert.Throws<ArgumentException>(() => new GradientMethod().Explain(model, rand(1, 16, 16, generator: gen), 0));
         Assert.Contains("expects 3 channel(s)", e.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new GradientMethod().Explain(model, rand(3, 16, 16), 3));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Rise(new RiseOptions { KeepProbability = 1 }).Explain(model, rand(3, 16, 16), 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GradientMethod().Explain(model, rand(3, 16, 16, generator: gen), 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Rise(new RiseOptions { KeepProbability = 1 }).Explain(model, rand(3, 16, 16, generator: gen), 0));
     }
 }

@@ -14,6 +14,7 @@ namespace XaiLab.Tests.Methods;
 /// (Fixtures/reference/methods): TorchRay's benchmark definitions of gradient, Grad-CAM, RISE, Extremal Perturbation
 /// and centre, and Captum's Integrated Gradients with both quadrature rules.
 /// </summary>
+[Trait("Category", "Unit")]
 public class ReferenceTests
 {
     static readonly string Dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "reference", "methods");

@@ -4,6 +4,7 @@ using XaiLab.Imaging.Data;
 namespace XaiLab.Tests.Pretrained;
 
 /// <summary>The COCO 2014 loader and mask codecs on the fixture under Fixtures/coco14 (real instances JSON, tiny JPEGs).</summary>
+[Trait("Category", "Unit")]
 public class Coco14DatasetTests
 {
     static readonly string Root = Path.Combine(AppContext.BaseDirectory, "Fixtures", "coco14");

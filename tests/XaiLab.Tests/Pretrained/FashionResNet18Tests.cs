@@ -11,6 +11,7 @@ namespace XaiLab.Tests.Pretrained;
 /// <summary>
 /// <c>fashion-resnet18</c>: the ImageNet ResNet18 backbone (frozen) with the committed linear head trained on Fashion scenes.
 /// </summary>
+[Trait("Category", "Unit")]
 public class FashionResNet18Tests : IDisposable
 {
     readonly ITestOutputHelper _out;

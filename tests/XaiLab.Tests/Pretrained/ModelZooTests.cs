@@ -13,6 +13,7 @@ namespace XaiLab.Tests.Pretrained;
 /// VGG16/ResNet50 against TorchVision's, and the PyTorch weight-file paths (TorchSharp.PyBridge save → our load),
 /// including TorchRay's Caffe checkpoint layout and the registry entries.
 /// </summary>
+[Trait("Category", "Unit")]
 public class ModelZooTests : IDisposable
 {
     readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("xailab-models");
@@ -190,6 +191,19 @@ public class ModelZooTests : IDisposable
         StateDicts.Load(b, path);
         Assert.Equal(0f, MaxDiff(a, b, new long[] { 1, 3, 32, 32 }));
     }
+}
+
+/// <summary>
+/// The registry's data-root lookup through <c>XAILAB_DATA</c>: the one test that sets a process environment variable (the
+/// registry has no other way to be pointed at a folder), so it runs in the non-parallel "process-environment" collection.
+/// </summary>
+[Collection(SerialCollections.ProcessEnvironment)]
+[Trait("Category", "Unit")]
+public class ModelRegistryDataRootTests : IDisposable
+{
+    readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("xailab-models");
+    public ModelRegistryDataRootTests() => Devices.EnsureNativeLoaded();
+    public void Dispose() => _dir.Delete(true);
 
     [Fact]
     public void Registry_lists_the_thesis_models_and_loads_one_from_the_data_folder()

@@ -4,6 +4,7 @@ using XaiLab.Imaging.Models.Onnx;
 namespace XaiLab.Tests.Pretrained;
 
 /// <summary>The hand-written protobuf/ONNX reader on small messages built byte by byte.</summary>
+[Trait("Category", "Unit")]
 public class OnnxReaderTests
 {
     /// <summary>A tiny protobuf encoder for building test messages.</summary>

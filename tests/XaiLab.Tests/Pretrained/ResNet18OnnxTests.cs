@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 namespace XaiLab.Tests.Pretrained;
 
 /// <summary>The ImageNet ResNet18 backbone from Microsoft.ML.DnnImageFeaturizer.ResNet18, imported and checked against ONNX Runtime.</summary>
+[Trait("Category", "Integration")]
 public class ResNet18OnnxTests
 {
     readonly ITestOutputHelper _out;

@@ -4,6 +4,7 @@ using XaiLab.Imaging.Data;
 namespace XaiLab.Tests.Pretrained;
 
 /// <summary>The VOC2007 loader on the fixture devkit under Fixtures/voc07 (real VOC XML, tiny JPEGs).</summary>
+[Trait("Category", "Unit")]
 public class Voc07DatasetTests
 {
     static readonly string Root = Path.Combine(AppContext.BaseDirectory, "Fixtures", "voc07");

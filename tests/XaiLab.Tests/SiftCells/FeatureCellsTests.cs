@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.SiftCells;
 
+[Trait("Category", "Unit")]
 public class FeatureCellsTests(ITestOutputHelper output)
 {
     internal static Tensor Photo(int h, int w)
@@ -108,8 +109,8 @@ public class FeatureCellsTests(ITestOutputHelper output)
         var image = Photo(48, 56);
         using var basis = SiftFeatureBasis.Build(image, new SiftBasisOptions { Detector = new() { ContrastThreshold = 0.02 }, Eta = 2 });
         int k = basis.K;
-        manual_seed(5);
-        var t1 = rand(2, k); var t2 = rand(2, k);
+        using var gen = new Generator(5, CPU);
+        var t1 = rand(2, k, generator: gen); var t2 = rand(2, k, generator: gen);
         var lhs = basis.Render(0.7f * t1 - 1.3f * t2);
         var rhs = 0.7f * basis.Render(t1) - 1.3f * basis.Render(t2);
         Assert.Equal(new long[] { 2, 3, 48, 56 }, lhs.shape);
@@ -119,8 +120,8 @@ public class FeatureCellsTests(ITestOutputHelper output)
         Assert.True(basis.Render(e0).abs().max().item<float>() > 0);
 
         // gradient of L(θ) = Σ w ⊙ D(θ) vs central differences (D is linear, so they agree to float rounding)
-        var wgt = randn(1, 3, 48, 56);
-        var theta = rand(1, k).requires_grad_(true);
+        var wgt = randn(1, 3, 48, 56, generator: gen);
+        var theta = rand(1, k, generator: gen).requires_grad_(true);
         var loss = (basis.Render(theta) * wgt).sum();
         loss.backward();
         var grad = theta.grad!;
@@ -177,7 +178,8 @@ public class FeatureCellsTests(ITestOutputHelper output)
         Assert.Equal(new long[] { 1, 48, 56 }, rect.shape);
         Assert.True(rect.min().item<float>() >= 0 && rect.max().item<float>() > 0.01);
         Assert.True(SiftFeatureBasis.ImageRectifier(full(3, 20, 20, 0.4f)).abs().max().item<float>() < 1e-5);
-        Assert.Equal(new long[] { 2, 48, 56 }, basis.RectifierField(rand(2, k)).shape);
+        using var gen = new Generator(31, CPU);
+        Assert.Equal(new long[] { 2, 48, 56 }, basis.RectifierField(rand(2, k, generator: gen)).shape);
 
         // another baseline: D(1) = x, D(0) = b
         var b = full(3, 48, 56, 0.5f);
@@ -195,8 +197,8 @@ public class FeatureCellsTests(ITestOutputHelper output)
         (float[] Img, float[] Grad, float[] Mass) Run()
         {
             using var basis = SiftFeatureBasis.Build(image, new SiftBasisOptions { Detector = new() { ContrastThreshold = 0.02 } });
-            manual_seed(9);
-            var t = rand(4, basis.K).requires_grad_(true);
+            using var gen = new Generator(9, CPU);
+            var t = rand(4, basis.K, generator: gen).requires_grad_(true);
             var img = basis.Render(t);
             (img * img).sum().backward();
             return (img.detach().data<float>().ToArray(), t.grad!.data<float>().ToArray(), basis.MassWeights.data<float>().ToArray());
@@ -212,7 +214,8 @@ public class FeatureCellsTests(ITestOutputHelper output)
     {
         using var scope = NewDisposeScope();
         var image = Photo(32, 32);
-        Assert.Contains("[C,H,W]", Assert.Throws<ArgumentException>(() => SiftFeatureBasis.Build(rand(32, 32))).Message);
+        using var gen = new Generator(37, CPU);
+        Assert.Contains("[C,H,W]", Assert.Throws<ArgumentException>(() => SiftFeatureBasis.Build(rand(32, 32, generator: gen))).Message);
         Assert.Contains("floating-point", Assert.Throws<ArgumentException>(() => SiftFeatureBasis.Build(ones(new long[] { 3, 32, 32 }, dtype: ScalarType.Int64))).Message);
         Assert.Contains("σ_0", Assert.Throws<ArgumentOutOfRangeException>(() => SiftFeatureBasis.Build(image, new SiftBasisOptions { ScaleSpace = new() { Sigma0 = 0 } })).Message);
         Assert.Contains("ρ", Assert.Throws<ArgumentOutOfRangeException>(() => SiftFeatureBasis.Build(image, new SiftBasisOptions { ScaleSpace = new() { LayersPerOctave = 0 } })).Message);
@@ -227,9 +230,9 @@ public class FeatureCellsTests(ITestOutputHelper output)
         using var scope = NewDisposeScope();
         var image = Photo(40, 48);
         using var basis = SiftFeatureBasis.Build(image, new SiftBasisOptions { Detector = new() { ContrastThreshold = 0.02 } });
-        manual_seed(2);
-        var theta = rand(3, basis.K);
-        var wgt = randn(3, 3, 40, 48);
+        using var gen = new Generator(2, CPU);
+        var theta = rand(3, basis.K, generator: gen);
+        var wgt = randn(3, 3, 40, 48, generator: gen);
         Tensor RenderWith(SparseKernel kernel, out Tensor grad, out Tensor field)
         {
             basis.Kernel = kernel;
@@ -256,7 +259,8 @@ public class FeatureCellsTests(ITestOutputHelper output)
             var image = Photo(n, n);
             using var basis = SiftFeatureBasis.Build(image);
             var d = basis.Diagnostics;
-            var theta = rand(16, basis.K);
+            using var gen = new Generator(41, CPU);
+            var theta = rand(16, basis.K, generator: gen);
             var times = new Dictionary<SparseKernel, double>();
             foreach (var kernel in new[] { SparseKernel.Csr, SparseKernel.TorchCoo })
             {

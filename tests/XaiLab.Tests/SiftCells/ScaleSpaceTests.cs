@@ -7,6 +7,7 @@ using XaiLab.Imaging.Filters;
 
 namespace XaiLab.Tests.SiftCells;
 
+[Trait("Category", "Unit")]
 public class ScaleSpaceTests(ITestOutputHelper output)
 {
     static Tensor Photo(int h, int w)
@@ -20,8 +21,8 @@ public class ScaleSpaceTests(ITestOutputHelper output)
     public void BandsSumToTheImageExactly_Lemma8()
     {
         using var scope = NewDisposeScope();
-        manual_seed(3);
-        foreach (var image in new[] { rand(3, 40, 56), Photo(96, 128) })
+        using var gen = new Generator(3, CPU);
+        foreach (var image in new[] { rand(3, 40, 56, generator: gen), Photo(96, 128) })
         {
             using var space = ScaleSpace.Build(image, new ScaleSpaceOptions { ResolutionLevels = 1 });
             var layers = space.Layers;
@@ -107,15 +108,16 @@ public class ScaleSpaceTests(ITestOutputHelper output)
     [Fact]
     public void BadInputIsAClearError()
     {
+        using var gen = new Generator(23, CPU);
         using var scope = NewDisposeScope();
-        var e = Assert.Throws<ArgumentException>(() => ScaleSpace.Build(rand(32, 32)));
+        var e = Assert.Throws<ArgumentException>(() => ScaleSpace.Build(rand(32, 32, generator: gen)));
         Assert.Contains("[C,H,W]", e.Message);
         e = Assert.Throws<ArgumentException>(() => ScaleSpace.Build(ones(new long[] { 3, 8, 8 }, dtype: ScalarType.Int32)));
         Assert.Contains("floating-point", e.Message);
-        var o = Assert.Throws<ArgumentOutOfRangeException>(() => ScaleSpace.Build(rand(3, 16, 16), new ScaleSpaceOptions { Sigma0 = 0 }));
+        var o = Assert.Throws<ArgumentOutOfRangeException>(() => ScaleSpace.Build(rand(3, 16, 16, generator: gen), new ScaleSpaceOptions { Sigma0 = 0 }));
         Assert.Contains("σ_0", o.Message);
-        o = Assert.Throws<ArgumentOutOfRangeException>(() => ScaleSpace.Build(rand(3, 16, 16), new ScaleSpaceOptions { Sigma0 = -1 }));
-        o = Assert.Throws<ArgumentOutOfRangeException>(() => ScaleSpace.Build(rand(3, 16, 16), new ScaleSpaceOptions { LayersPerOctave = 0.5 }));
+        o = Assert.Throws<ArgumentOutOfRangeException>(() => ScaleSpace.Build(rand(3, 16, 16, generator: gen), new ScaleSpaceOptions { Sigma0 = -1 }));
+        o = Assert.Throws<ArgumentOutOfRangeException>(() => ScaleSpace.Build(rand(3, 16, 16, generator: gen), new ScaleSpaceOptions { LayersPerOctave = 0.5 }));
         Assert.Contains("ρ", o.Message);
     }
 

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace XaiLab.Tests.SiftCells;
 
 /// <summary>Ablation paths in the SIFT feature basis (§4.3): masks are gain vectors θ ∈ R^K, the baseline θ = 0.</summary>
+[Trait("Category", "Unit")]
 public class SiftAblationPathTests
 {
     [Theory]

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace XaiLab.Tests.SiftCells;
 
+[Trait("Category", "Unit")]
 public class SiftDetectorTests(ITestOutputHelper output)
 {
     /// <summary>
@@ -89,9 +90,10 @@ public class SiftDetectorTests(ITestOutputHelper output)
     {
         Devices.EnsureNativeLoaded();
         using var scope = NewDisposeScope();
-        Assert.Contains("[C,H,W]", Assert.Throws<ArgumentException>(() => SiftDetector.Detect(rand(30, 30))).Message);
-        Assert.Contains("channels", Assert.Throws<ArgumentException>(() => SiftDetector.Detect(rand(2, 30, 30))).Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => SiftDetector.Detect(rand(3, 30, 30), new SiftDetectorOptions { Sigma = 0 }));
-        Assert.Contains("at least", Assert.Throws<ArgumentException>(() => SiftDetector.Detect(rand(1, 8, 8))).Message);
+        using var gen = new Generator(29, CPU);
+        Assert.Contains("[C,H,W]", Assert.Throws<ArgumentException>(() => SiftDetector.Detect(rand(30, 30, generator: gen))).Message);
+        Assert.Contains("channels", Assert.Throws<ArgumentException>(() => SiftDetector.Detect(rand(2, 30, 30, generator: gen))).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => SiftDetector.Detect(rand(3, 30, 30, generator: gen), new SiftDetectorOptions { Sigma = 0 }));
+        Assert.Contains("at least", Assert.Throws<ArgumentException>(() => SiftDetector.Detect(rand(1, 8, 8, generator: gen))).Message);
     }
 }

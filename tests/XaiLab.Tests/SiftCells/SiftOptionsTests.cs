@@ -11,6 +11,7 @@ namespace XaiLab.Tests.SiftCells;
 /// The decoder variants the chapter-4 figures compare (hard partition, hard cut-off, redistribution off), the
 /// metric of §4.3.3, duplicate keypoints, float64 input, the fast Voronoi assignment and the level-matrix builder.
 /// </summary>
+[Trait("Category", "Unit")]
 public class SiftOptionsTests(ITestOutputHelper output)
 {
     static Tensor Astronaut(int n)

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace XaiLab.Tests.SiftCells;
 
 /// <summary>RISE over random subsets of SIFT features (thesis §4.3.2/§4.4 future work).</summary>
+[Trait("Category", "Unit")]
 public class SiftRiseTests(ITestOutputHelper output)
 {
     const int H = 64, W = 64, R0 = 8, R1 = 24, C0 = 36, C1 = 52;
