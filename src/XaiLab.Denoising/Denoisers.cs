@@ -140,12 +140,21 @@ public sealed class CartesianDenoiser : Module<Tensor, Tensor>
 /// <summary>
 /// The spiral CNN (thesis §7.3, Figs 7.3–7.5). Every layer resamples its input onto the spiral ribbon
 /// (<see cref="SpiralSampling.Ribbon"/>, <c>k × n_spls</c>) with a fixed sparse barycentric matrix, applied as a gather
-/// (<see cref="SparseResampling.ToGather"/>; Delaunay
+/// (<see cref="SparseResampling.ToGather"/>, on the CPU <see cref="ResamplingKernel"/>; Delaunay
 /// triangulation of the previous layer's sample points — the pixel centres for the first layer, the spiral after),
 /// then applies an ordinary conv2d with a <c>k×k</c> kernel, *valid* across the ribbon's width and zero-padded along
 /// the spiral, so that the result lives on the <c>1 × n_spls</c> spiral again. Batch norm and ReLU between layers;
 /// the last layer's single channel is resampled from the spiral back to the pixel grid. All geometry is precomputed
 /// (§7.3.3); the sparse matrices are not parameters and are rebuilt from the options when a model is created.
+/// Rim (pixels outside the spiral's hull): with <see cref="SpiralSampling.ForImage"/> the spiral ends one winding
+/// beyond the unit disc, so every disc pixel centre (r ≤ 1) lies inside the hull and is interpolated; only the grid's
+/// corners (r &gt; 1) lie outside and take the value of the nearest hull point (constant extrapolation,
+/// <see cref="SparseResampling"/>, Remark 31), as do the ribbon points of the outer row beyond the last winding
+/// (r &gt; 1). No loss or metric reads values outside the disc (<see cref="DenoisingMetrics"/>); <c>xailab denoise
+/// bench</c> prints the counts.
+/// On the CPU in float32 the three resamplings run as CSR kernels on managed arrays (<see cref="ResamplingKernel"/>:
+/// one source row per batch item and channel, gradient by the transposed matrix) — the same sums as the gather,
+/// at a fraction of its cost (benchmarks/denoise-cpu.txt).
 /// </summary>
 public sealed class SpiralDenoiser : Module<Tensor, Tensor>
 {
@@ -153,6 +162,7 @@ public sealed class SpiralDenoiser : Module<Tensor, Tensor>
     readonly ModuleList<BatchNorm1d> norms;
     readonly int rows, size, inputs;
     readonly SparseResampling gridToRibbon, spiralToRibbon, spiralToGrid;
+    readonly ResamplingKernel g2rCpu, s2rCpu, s2gCpu;
     readonly Dictionary<string, ((Tensor I, Tensor W) G2R, (Tensor I, Tensor W) S2R, (Tensor I, Tensor W) S2G)> onDevice = new();
 
     /// <summary>The spiral sampling the net works on.</summary>
@@ -176,6 +186,7 @@ public sealed class SpiralDenoiser : Module<Tensor, Tensor>
         gridToRibbon = BarycentricResampler.Build(gx, gy, rx, ry);
         spiralToRibbon = BarycentricResampler.Build(Spiral.X, Spiral.Y, rx, ry);
         spiralToGrid = BarycentricResampler.Build(Spiral.X, Spiral.Y, gx, gy);
+        g2rCpu = new ResamplingKernel(gridToRibbon); s2rCpu = new ResamplingKernel(spiralToRibbon); s2gCpu = new ResamplingKernel(spiralToGrid);
 
         var cl = new List<Conv2d>(); var nl = new List<BatchNorm1d>();
         int c = inputChannels, k = options.KernelSize;
@@ -212,11 +223,24 @@ public sealed class SpiralDenoiser : Module<Tensor, Tensor>
         return m;
     }
 
+    /// <summary>
+    /// Resamples the last axis with one of the three matrices: on the CPU in float32 with its <see cref="ResamplingKernel"/>,
+    /// elsewhere (CUDA, float64) with the gather of <see cref="SparseResampling.ToGather"/>. Both compute the same sums.
+    /// </summary>
+    Tensor Resample(int which, Tensor x)
+    {
+        if (x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32)
+            return (which switch { 0 => g2rCpu, 1 => s2rCpu, _ => s2gCpu }).Apply(x);
+        var (g2r, s2r, s2g) = Matrices(x.device);
+        var (i, w) = which switch { 0 => g2r, 1 => s2r, _ => s2g };
+        return SparseResampling.Gather(i, w, x);
+    }
+
     /// <summary>One spiral convolution: values on the previous points <c>[B,C,N]</c> → <c>[B,C',n_spls]</c>.</summary>
-    Tensor Layer(int l, (Tensor I, Tensor W) matrix, Tensor x)
+    Tensor Layer(int l, Tensor x)
     {
         long b = x.shape[0], c = x.shape[1];
-        var ribbon = SparseResampling.Gather(matrix.I, matrix.W, x).view(b, c, rows, Spiral.Samples);
+        var ribbon = Resample(l == 0 ? 0 : 1, x).view(b, c, rows, Spiral.Samples);
         return convs[l].forward(ribbon).squeeze(2);
     }
 
@@ -224,15 +248,14 @@ public sealed class SpiralDenoiser : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         Denoisers.CheckInput(x, size, inputs);
-        var (g2r, s2r, s2g) = Matrices(x.device);
         long b = x.shape[0];
         var h = x.reshape(b, inputs, size * size);
         for (int l = 0; l < convs.Count; l++)
         {
-            h = Layer(l, l == 0 ? g2r : s2r, h);
+            h = Layer(l, h);
             if (l < norms.Count) h = functional.relu(norms[l].forward(h));
         }
-        return SparseResampling.Gather(s2g.I, s2g.W, h).view(b, 1, size, size);
+        return Resample(2, h).view(b, 1, size, size);
     }
 
     /// <summary>Disposes the per-device copies of the resampling matrices, then the module.</summary>

@@ -234,10 +234,14 @@ public static class SiftCommand
         using var space = basis.AsPathSpace();
         int cls = scene.Objects[0].ClassIndex;
         var o = new AblationPathOptions { Score = AblationScore.Straddling, Steps = 14, Saturation = 0.8 };
+        var proc = Process.GetCurrentProcess();
+        var cpu0 = proc.TotalProcessorTime;
         var opt = Stopwatch.StartNew();
         using var r = AblationPath.Optimise(model, space, cls, o);
         double run = opt.Elapsed.TotalSeconds;
-        w.WriteLine(Inv($"SIFT ablation path, fashion-scenes/test #0 upsampled to 224² (class {cls} '{model.ClassNames[cls]}'), fashion-cnn behind a 224→128 resize, straddling, T = 14, ζ_sat 0.8: ") + Inv($"basis {build:F2} s (K = {basis.K}) + optimisation {run:F2} s ({r.Timings.Iterations} iterations, stop {r.StopReason}; forward+backward {r.Timings.ForwardBackwardMs / 1000:F2} s) = {build + run:F2} s{LoadAverage()}"));
+        proc.Refresh();
+        double runCpu = (proc.TotalProcessorTime - cpu0).TotalSeconds;
+        w.WriteLine(Inv($"SIFT ablation path, fashion-scenes/test #0 upsampled to 224² (class {cls} '{model.ClassNames[cls]}'), fashion-cnn behind a 224→128 resize, straddling, T = 14, ζ_sat 0.8: ") + Inv($"basis {build:F2} s (K = {basis.K}) + optimisation {run:F2} s ({r.Timings.Iterations} iterations, stop {r.StopReason}; forward+backward {r.Timings.ForwardBackwardMs / 1000:F2} s) = {build + run:F2} s; optimisation {runCpu:F2} s process CPU on {torch.get_num_threads()} torch thread(s){LoadAverage()}"));
     }
 
     /// <summary>Classifier network behind a bilinear resize to side×side (the Fashion models are 128 px; per-channel normalisation commutes with it).</summary>

@@ -295,12 +295,11 @@ public sealed class SiftFeatureBasis : IPathSpace
         var th = thetas.to(ScalarType.Float32, Device);
         var n = th.shape[0];
         Tensor? sum = null;
+        if (UseCsr) return LevelSumProduct.Apply(th, _matrices, Height, Width, first, count);
         for (int lv = 0; lv < _matrices.Length; lv++)
         {
             var (lh, lw) = _levelSizes[lv];
-            var level = UseCsr
-                ? CellMatrixProduct.Apply(th, _matrices[lv], first, count)
-                : torch.mm(coo()[lv], th.t()).t().reshape(n, count, lh, lw);
+            var level = torch.mm(coo()[lv], th.t()).t().reshape(n, count, lh, lw);
             var up = ScaleSpace.Resample(level, Height, Width);
             sum = sum is null ? up : sum + up;
         }
@@ -489,5 +488,262 @@ public sealed class SiftFeatureBasis : IPathSpace
         if (_cooFields is not null) foreach (var t in _cooFields) t.Dispose();
         _offset?.Dispose(); _massWeights?.Dispose();
         Target?.Dispose(); Baseline?.Dispose(); Image.Dispose();
+    }
+}
+
+/// <summary>
+/// The whole CPU decoder of Eq 4.41 as one differentiable product: gains <c>θ [N,K]</c> ↦
+/// <c>Σ_ρ Up_ρ(Z̄^ρ θᵀ)</c> <c>[N,count,H,W]</c>, with Up_ρ the bilinear resampling of level ρ's grid to H×W
+/// (<c>align_corners=false</c>, as <see cref="ScaleSpace.Resample"/>) and the backward pass its exact transpose
+/// (Up_ρᵀ, then the transposed sparse product). All levels accumulate into one pixel-major buffer
+/// <c>[H·W, count, N']</c> (N' = N rounded up to the SIMD width, so every sparse entry updates whole vectors),
+/// which is transposed to <c>[N,count,H,W]</c> once (work split over pixel rows on <c>torch.get_num_threads()</c> threads) — instead of one tensor, one permutation, one
+/// <c>interpolate</c> and one addition per level. The level products are those of <see cref="CellMatrix"/> (same
+/// entries, same order), so the rendering agrees with the per-level form to float rounding.
+/// Call as <c>LevelSumProduct.Apply(theta, matrices, H, W, c0, count)</c>.
+/// </summary>
+public sealed class LevelSumProduct : torch.autograd.SingleTensorFunction<LevelSumProduct>
+{
+    public override string Name => "SiftLevelSumProduct";
+
+    static readonly int Lanes = System.Numerics.Vector<float>.Count;
+
+    /// <summary>Renders rows <c>[c0, c0+count)</c> of every level's matrix for θ <c>[N,K]</c> (CPU, float32) at H×W.</summary>
+    public static Tensor Apply(Tensor theta, IReadOnlyList<CellMatrix> matrices, int height, int width, int c0, int count) =>
+        apply(theta, matrices, height, width, c0, count);
+
+    public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
+    {
+        var theta = (Tensor)vars[0];
+        var ms = (IReadOnlyList<CellMatrix>)vars[1];
+        int H = (int)vars[2], W = (int)vars[3], c0 = (int)vars[4], count = (int)vars[5];
+        ctx.save_data("m", ms); ctx.save_data("h", H); ctx.save_data("w", W); ctx.save_data("c0", c0); ctx.save_data("count", count);
+        int n = (int)theta.shape[0], k = (int)theta.shape[1], np = Padded(n);
+        using var cpu = theta.detach().to(ScalarType.Float32).contiguous();
+        var th = cpu.data<float>().ToArray();
+        var tt = new float[(long)k * np];                               // θᵀ [K, N'], zero padding
+        for (int b = 0; b < n; b++) for (int i = 0; i < k; i++) tt[(long)i * np + b] = th[(long)b * k + i];
+        int row = count * np;
+        var full = new float[(long)H * W * row];                        // Σ_ρ Up_ρ(Z̄^ρ θᵀ), pixel-major
+        foreach (var m in ms)
+        {
+            if (m.Height == H && m.Width == W) { Product(m, tt, np, c0, count, full); continue; }
+            var level = new float[(long)m.Height * m.Width * row];
+            Product(m, tt, np, c0, count, level);
+            Upsample(level, m.Height, m.Width, full, H, W, row);
+        }
+        // [H·W, count, N'] → [N, count, H·W]
+        long plane = (long)H * W;
+        var result = empty(new long[] { n, count, H, W }, ScalarType.Float32);
+        For(0, (int)((plane + 255) / 256), blk =>
+        {
+            var y = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(result.bytes);   // written in place
+            long p0 = blk * 256L, p1 = Math.Min(plane, p0 + 256);
+            for (int b = 0; b < n; b++)
+                for (int c = 0; c < count; c++)
+                {
+                    long dst = ((long)b * count + c) * plane;
+                    for (long p = p0; p < p1; p++) y[(int)(dst + p)] = full[p * row + c * np + b];
+                }
+        });
+        return result;
+    }
+
+    public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
+    {
+        var ms = (IReadOnlyList<CellMatrix>)ctx.get_data("m");
+        int H = (int)ctx.get_data("h"), W = (int)ctx.get_data("w"), c0 = (int)ctx.get_data("c0"), count = (int)ctx.get_data("count");
+        int n = (int)grad_output.shape[0], k = ms[0].K, np = Padded(n), row = count * np;
+        using var go = grad_output.to(ScalarType.Float32).contiguous();
+        long plane = (long)H * W;
+        var full = new float[plane * row];                              // the gradient, pixel-major [H·W, count, N']
+        For(0, (int)((plane + 255) / 256), blk =>
+        {
+            var g = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(go.bytes);      // [N, count, H·W], read in place
+            long p0 = blk * 256L, p1 = Math.Min(plane, p0 + 256);
+            for (int b = 0; b < n; b++)
+                for (int c = 0; c < count; c++)
+                {
+                    long src = ((long)b * count + c) * plane;
+                    for (long p = p0; p < p1; p++) full[p * row + c * np + b] = g[(int)(src + p)];
+                }
+        });
+        var gt = new float[(long)k * np];                               // ∂/∂θᵀ [K, N']
+        foreach (var m in ms)
+        {
+            if (m.Height == H && m.Width == W) { TransposedProduct(m, full, np, c0, count, gt); continue; }
+            var level = Downsample(full, H, W, m.Height, m.Width, row);   // Up_ρᵀ
+            TransposedProduct(m, level, np, c0, count, gt);
+        }
+        var grad = new float[(long)n * k];
+        for (int b = 0; b < n; b++) for (int i = 0; i < k; i++) grad[(long)b * k + i] = gt[(long)i * np + b];
+        return new List<Tensor> { tensor(grad, new long[] { n, k }), null!, null!, null!, null!, null! };
+    }
+
+    static int Padded(int n) => (n + Lanes - 1) / Lanes * Lanes;
+
+    /// <summary>
+    /// Parallel.For over [from, to) on torch's intra-op thread count: with <c>torch.set_num_threads(1)</c> everything
+    /// runs on the calling thread, so that its CPU time is the decoder's whole cost (as for libtorch's own kernels).
+    /// </summary>
+    static void For(int from, int to, Action<int> body)
+    {
+        int threads = torch.get_num_threads();
+        if (threads <= 1) { for (int i = from; i < to; i++) body(i); return; }
+        Parallel.For(from, to, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
+    }
+
+    /// <summary>y[p, c, :] += Σ_j Val[j·S + c0 + c]·θᵀ[Col[j], :] over the entries j of row p (parallel over row blocks).</summary>
+    static void Product(CellMatrix m, float[] tt, int np, int c0, int count, float[] y)
+    {
+        int p = m.Height * m.Width, stride = m.Stride, row = count * np, vecs = np / Lanes;
+        var rowPtr = m.RowPtr; var col = m.Col; var val = m.Val;
+        const int rowsPerTask = 1024;
+        For(0, (p + rowsPerTask - 1) / rowsPerTask, chunk =>
+        {
+            int r0 = chunk * rowsPerTask, r1 = Math.Min(p, r0 + rowsPerTask);
+            var ts = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(tt.AsSpan());
+            var ys = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(y.AsSpan());
+            for (int r = r0; r < r1; r++)
+            {
+                int ab = r * (row / Lanes);
+                for (int j = rowPtr[r]; j < rowPtr[r + 1]; j++)
+                {
+                    int gb = col[j] * vecs, vb = j * stride + c0;
+                    for (int c = 0; c < count; c++)
+                    {
+                        var a = new System.Numerics.Vector<float>(val[vb + c]);
+                        int at = ab + c * vecs;
+                        for (int q = 0; q < vecs; q++) ys[at + q] += a * ts[gb + q];
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// gᵀ[Col[j], :] += Σ_c Val[j·S + c0 + c]·G[p, c, :] over all entries (fixed row blocks with their own partial gᵀ,
+    /// summed in block order: bit-identical on every run).
+    /// </summary>
+    static void TransposedProduct(CellMatrix m, float[] grad, int np, int c0, int count, float[] gt)
+    {
+        int p = m.Height * m.Width, stride = m.Stride, row = count * np, vecs = np / Lanes;
+        var rowPtr = m.RowPtr; var col = m.Col; var val = m.Val;
+        const int rowsPerTask = 4096;
+        int chunks = (p + rowsPerTask - 1) / rowsPerTask;
+        var partial = new float[chunks][];
+        For(0, chunks, chunk =>
+        {
+            var local = new float[gt.Length];
+            var ls = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(local.AsSpan());
+            var gs = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(grad.AsSpan());
+            int r0 = chunk * rowsPerTask, r1 = Math.Min(p, r0 + rowsPerTask);
+            for (int r = r0; r < r1; r++)
+            {
+                int ab = r * (row / Lanes);
+                for (int j = rowPtr[r]; j < rowPtr[r + 1]; j++)
+                {
+                    int db = col[j] * vecs, vb = j * stride + c0;
+                    for (int c = 0; c < count; c++)
+                    {
+                        var a = new System.Numerics.Vector<float>(val[vb + c]);
+                        int at = ab + c * vecs;
+                        for (int q = 0; q < vecs; q++) ls[db + q] += a * gs[at + q];
+                    }
+                }
+            }
+            partial[chunk] = local;
+        });
+        foreach (var local in partial) for (int i = 0; i < local.Length; i++) gt[i] += local[i];
+    }
+
+    /// <summary>
+    /// The taps of torch's bilinear resampling (<c>align_corners=false</c>) from <paramref name="inSize"/> to
+    /// <paramref name="outSize"/> samples along one axis: source index i0, i1 and weights (1−λ, λ) of output index o,
+    /// with the source coordinate s = (o + ½)·in/out − ½ clamped at 0, as in libtorch (float arithmetic).
+    /// </summary>
+    internal static (int[] I0, int[] I1, float[] W0, float[] W1) Taps(int inSize, int outSize)
+    {
+        var i0 = new int[outSize]; var i1 = new int[outSize]; var w0 = new float[outSize]; var w1 = new float[outSize];
+        float scale = (float)inSize / outSize;
+        for (int o = 0; o < outSize; o++)
+        {
+            float s = Math.Max(0f, scale * (o + 0.5f) - 0.5f);
+            int a = Math.Min((int)s, inSize - 1);
+            float l = Math.Min(Math.Max(s - a, 0f), 1f);
+            i0[o] = a; i1[o] = a < inSize - 1 ? a + 1 : a; w1[o] = l; w0[o] = 1f - l;
+        }
+        return (i0, i1, w0, w1);
+    }
+
+    /// <summary>full[Y, X, :] += bilinear(level)[Y, X, :] over rows of <paramref name="row"/> floats (parallel over Y).</summary>
+    static void Upsample(float[] level, int h, int w, float[] full, int H, int W, int row)
+    {
+        var (y0, y1, wy0, wy1) = Taps(h, H);
+        var (x0, x1, wx0, wx1) = Taps(w, W);
+        int vecs = row / Lanes;
+        For(0, H, Y =>
+        {
+            var src = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(level.AsSpan());
+            var dst = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(full.AsSpan());
+            var a0 = new System.Numerics.Vector<float>(wy0[Y]); var a1 = new System.Numerics.Vector<float>(wy1[Y]);
+            int r0 = y0[Y] * w, r1 = y1[Y] * w;
+            for (int X = 0; X < W; X++)
+            {
+                var b0 = new System.Numerics.Vector<float>(wx0[X]); var b1 = new System.Numerics.Vector<float>(wx1[X]);
+                int s00 = (r0 + x0[X]) * vecs, s01 = (r0 + x1[X]) * vecs, s10 = (r1 + x0[X]) * vecs, s11 = (r1 + x1[X]) * vecs;
+                int d = (Y * W + X) * vecs;
+                for (int q = 0; q < vecs; q++)
+                    dst[d + q] += a0 * (b0 * src[s00 + q] + b1 * src[s01 + q]) + a1 * (b0 * src[s10 + q] + b1 * src[s11 + q]);
+            }
+        });
+    }
+
+    /// <summary>
+    /// The transpose of <see cref="Upsample"/>: level[y, x, :] = Σ over the output pixels (Y, X) that read (y, x) of the
+    /// tap weight times full[Y, X, :]. Gathered per source row from the transposed tap lists (parallel over y, each
+    /// source row written by one task only).
+    /// </summary>
+    static float[] Downsample(float[] full, int H, int W, int h, int w, int row)
+    {
+        var ty = Transposed(Taps(h, H), h);
+        var tx = Transposed(Taps(w, W), w);
+        int vecs = row / Lanes;
+        var level = new float[(long)h * w * row];
+        For(0, h, y =>
+        {
+            var src = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(full.AsSpan());
+            var dst = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(level.AsSpan());
+            var tmp = new System.Numerics.Vector<float>[W * vecs];              // Σ_Y wy·full[Y, :, :] for this source row
+            foreach (var (Y, a) in ty[y])
+            {
+                var va = new System.Numerics.Vector<float>(a);
+                int s = Y * W * vecs;
+                for (int i = 0; i < tmp.Length; i++) tmp[i] += va * src[s + i];
+            }
+            for (int x = 0; x < w; x++)
+            {
+                int d = (y * w + x) * vecs;
+                foreach (var (X, b) in tx[x])
+                {
+                    var vb = new System.Numerics.Vector<float>(b);
+                    int s = X * vecs;
+                    for (int q = 0; q < vecs; q++) dst[d + q] += vb * tmp[s + q];
+                }
+            }
+        });
+        return level;
+    }
+
+    static List<(int Out, float Weight)>[] Transposed((int[] I0, int[] I1, float[] W0, float[] W1) taps, int inSize)
+    {
+        var t = new List<(int, float)>[inSize];
+        for (int i = 0; i < inSize; i++) t[i] = new();
+        for (int o = 0; o < taps.I0.Length; o++)
+        {
+            t[taps.I0[o]].Add((o, taps.W0[o]));
+            t[taps.I1[o]].Add((o, taps.W1[o]));
+        }
+        return t;
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using XaiLab.Denoising;
 using static TorchSharp.torch;
 
@@ -46,7 +47,7 @@ public class EquivarianceTests
         foreach (var deg in new[] { 30.0, 45.0, 90.0 })
         {
             var angles = Enumerable.Repeat(deg * Math.PI / 180, d.Count).ToArray();
-            foreach (var sigma in new[] { 1.0, 1.5 })   // σ 2 px reads 2e-3 at SNR 1/64 (the rim of the window dominates)
+            foreach (var sigma in new[] { 1.0, 1.5, 2.0 })
             {
                 double floor = DenoisingMetrics.EquivarianceFloor(d.Noisy, angles, sigma);
                 Assert.True(floor <= 1e-3, $"SNR {snr}, {deg}°, σ {sigma}: isotropic low-pass scores {floor}");
@@ -61,6 +62,65 @@ public class EquivarianceTests
         using var open = ProjectionDataset.Create(new ProjectionDataOptions { ImageSize = 32, Count = 12, Snr = snr, Seed = 21, MaskToDisc = false });
         double old = DenoisingMetrics.BilinearEquivarianceError(x => GaussianLowPass.Apply(x, 1.5), open.Noisy, new Random(1));
         Assert.True(old > 0.005, $"bilinear floor {old}");
+    }
+
+    [Fact]
+    public void TheFloorsRemainingErrorWasTheCircularWrapOfTheLowPass()
+    {
+        // The disc touches the square's edges at their midpoints; a circular (periodic FFT) blur mixes what lies near
+        // one edge into the opposite one, which a rotation by 30° does not preserve. The linear (zero-padded) blur
+        // of the floor does not, and its error stays far below the circular one as σ grows.
+        using var d = ProjectionDataset.Create(new ProjectionDataOptions { ImageSize = 32, Count = 12, Snr = 1.0 / 64, Seed = 21 });
+        var angles = Enumerable.Repeat(Math.PI / 6, d.Count).ToArray();
+        double circular = DenoisingMetrics.EquivarianceError(x => GaussianLowPass.Apply(x, 2), d.Noisy, angles);
+        double linear = DenoisingMetrics.EquivarianceFloor(d.Noisy, angles, 2);
+        Assert.True(circular > 1e-3 && linear < circular / 5, $"σ 2 px, 30°: circular {circular}, linear {linear}");
+        // Linear filtering: away from the border the padded blur equals the circular one (the Gaussian has decayed;
+        // what differs is the Nyquist-truncated gain's ringing, sampled on another frequency grid).
+        using var inner = DenoisingMetrics.LinearLowPass(d.Clean, 1)[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(10, 22), TensorIndex.Slice(10, 22)];
+        using var periodic = GaussianLowPass.Apply(d.Clean, 1)[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(10, 22), TensorIndex.Slice(10, 22)];
+        double diff = (inner - periodic).abs().max().item<float>(), scale = periodic.abs().max().item<float>();
+        Assert.True(diff < 1e-3 * scale, $"centre: padded vs circular blur differ by {diff} (max {scale})");
+    }
+
+    [Fact]
+    public void TheCpuResamplingKernelEqualsTheGatherAndItsGradient()
+    {
+        var spiral = SpiralSampling.ForImage(16);
+        var w = BarycentricResampler.Build(spiral.X, spiral.Y, spiral.Ribbon(3).X, spiral.Ribbon(3).Y);
+        var kernel = new ResamplingKernel(w);
+        var (idx, wt) = w.ToGather();
+        using var _i = idx; using var _w = wt;
+        var g = new Generator(9);
+        using var x = randn(new long[] { 2, 5, spiral.Samples }, generator: g).requires_grad_(true);
+        using var a = SparseResampling.Gather(idx, wt, x);
+        using var b = kernel.Apply(x);
+        Assert.Equal(a.shape, b.shape);
+        Assert.True((a - b).abs().max().item<float>() < 1e-6);
+        using var probe = randn(b.shape, generator: g);
+        var ga = autograd.grad([(a * probe).sum()], [x])[0];
+        var gb = autograd.grad([(b * probe).sum()], [x])[0];
+        Assert.True((ga - gb).abs().max().item<float>() < 1e-5);
+        Assert.Throws<ArgumentException>(() => kernel.Apply(x.to(float64)));
+    }
+
+    [Fact]
+    public void TheSpiralNetGivesTheSameOutputAndGradientsOnTheCpuKernelsAsOnTheGather()
+    {
+        // float64 takes the gather path (the one CUDA uses), float32 on the CPU the CSR kernels: same sums.
+        using var net = new SpiralDenoiser(16, new DenoiserOptions { Depth = 3, Width = 4 }, 2);
+        var g = new Generator(4);
+        using var x = randn(new long[] { 3, 2, 16, 16 }, generator: g);
+        net.train();
+        using var ya = net.forward(x);
+        var pa = net.parameters().ToArray();
+        var ga = autograd.grad([(ya * ya.detach().cos()).sum()], pa).Select(t => t.to(float64)).ToArray();
+        net.to(float64);
+        using var yb = net.forward(x.to(float64));
+        var gb = autograd.grad([(yb * yb.detach().cos()).sum()], net.parameters().ToArray());
+        Assert.True((ya.to(float64) - yb).abs().max().item<double>() < 1e-5);
+        for (int i = 0; i < gb.Count; i++)
+            Assert.True((ga[i] - gb[i]).abs().max().item<double>() <= 1e-4 * Math.Max(1, gb[i].abs().max().item<double>()), $"parameter {i}");
     }
 
     [Fact]
