@@ -11,8 +11,9 @@ namespace XaiLab.Saliency;
 /// <param name="Map">The map <c>[h,w]</c>; larger = more salient.</param>
 /// <param name="Method">The name of the method that produced it.</param>
 /// <param name="ClassIndex">The explained class.</param>
-/// <param name="Diagnostics">Method-specific figures (e.g. IG's completeness error, iterations, stop reason).</param>
-public sealed record SaliencyMap(Tensor Map, string Method, int ClassIndex, IReadOnlyDictionary<string, object>? Diagnostics = null) : IDisposable
+/// <param name="Diagnostics">Method-specific figures (e.g. IG's completeness error, iterations, stop reason), snake_case keys
+/// with typed properties for the well-known ones (<see cref="SaliencyDiagnostics"/>: <c>map.Diagnostics?.CompletenessError</c>).</param>
+public sealed record SaliencyMap(Tensor Map, string Method, int ClassIndex, SaliencyDiagnostics? Diagnostics = null) : IDisposable
 {
     /// <summary>Map height h (may be below the image's).</summary>
     public int Height => (int)Map.shape[0];

@@ -309,7 +309,7 @@ public static class ExplainCommand
     /// whose <c>OUT/NAME/result.json</c> exists is not recomputed (its row is read back), so an interrupted run loses at most one batch.
     /// </summary>
     public static IReadOnlyList<FolderItem> RunFolder(Classifier model, IReadOnlyList<string> images, ExplainSettings settings, string outDir, int batch,
-        Action<string>? log = null, IProgress<AblationBatchProgress>? progress = null, CancellationToken cancellation = default)
+        Action<string>? log = null, IProgress<AblationBatchProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (batch < 1) throw new UserError($"--batch-images {batch}: expected a positive number of images.");
         if (settings.Reduction == AblationReduction.ContrastiveAverage && settings.Options.Score != AblationScore.Straddling)
@@ -328,7 +328,7 @@ public static class ExplainCommand
         if (todo.Length < images.Count) log?.Invoke($"{images.Count - todo.Length} of {images.Count} images already done in {outDir}; computing {todo.Length}.");
         for (int c0 = 0; c0 < todo.Length; c0 += batch)
         {
-            cancellation.ThrowIfCancellationRequested();
+            cancellationToken.ThrowIfCancellationRequested();
             var chunk = todo.Skip(c0).Take(batch).ToArray();
             using var scope = NewDisposeScope();
             var fitted = chunk.Select(i =>
@@ -342,7 +342,7 @@ public static class ExplainCommand
             {
                 var ks = group.ToArray();
                 var sw = System.Diagnostics.Stopwatch.StartNew();
-                var results = AblationPath.OptimiseMany(model, ks.Select(k => (fitted[k], classes[k])).ToArray(), settings.Options, progress, cancellation);
+                var results = AblationPath.OptimiseMany(model, ks.Select(k => (fitted[k], classes[k])).ToArray(), settings.Options, progress, cancellationToken);
                 double seconds = sw.Elapsed.TotalSeconds;
                 for (int j = 0; j < ks.Length; j++)
                 {

@@ -61,11 +61,11 @@ public static class PointingGameCommand
             Console.CancelKeyPress += onCancel;
             try
             {
-                var summary = runner.Run(cts.Token, p =>
+                var summary = runner.Run(new SynchronousProgress<PointingGameProgress>(p =>
                 {
                     if (p.Resumed) { if (p.Done == p.Total || p.Done % 100 == 0) Console.WriteLine($"[{p.Done}/{p.Total}] (already done)"); }
                     else Console.WriteLine($"[{p.Done}/{p.Total}] image {p.Image} {p.Method}: {p.Seconds:F2} s");
-                }, msg => Console.Error.WriteLine("note: " + msg));
+                }), msg => Console.Error.WriteLine("note: " + msg), cts.Token);
                 if (shard is { } s)
                 {
                     Console.WriteLine($"shard {s}: {summary.ImagesPlanned} of {runner.ImagesPlanned} images done in {folder}.");

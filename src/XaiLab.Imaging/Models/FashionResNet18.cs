@@ -402,7 +402,7 @@ public static class FashionResNet18
     /// and writes the head to <paramref name="headPath"/> (default <c>assets/models/fashion-resnet18-head.dat</c>) with a
     /// JSON record beside it. Needs the full Fashion-MNIST for the train/val scenes.
     /// </summary>
-    /// <param name="log">Receives progress lines.</param>
+    /// <param name="log">A text log (not an <see cref="IProgress{T}"/>): receives human-readable progress lines.</param>
     /// <param name="options">Scene counts, backbone side, steps, L2 grid, seed, threads, feature cache; default <see cref="FashionResNet18Options"/>' defaults.</param>
     /// <param name="headPath">Where the head is written (default <c>assets/models/fashion-resnet18-head.dat</c>).</param>
     /// <param name="onnxPath">The backbone's ONNX file (default: from the NuGet package cache, see <see cref="ResNet18Onnx"/>).</param>

@@ -179,7 +179,7 @@ public sealed record SceneTrainingResult(string Model, string Architecture, stri
 /// <summary>Trains a <see cref="SceneModelSpec"/> on <c>fashion-scenes-224</c> with the shared schedule of <see cref="FashionTraining"/>.</summary>
 public static class SceneTraining
 {
-    /// <param name="log">One line per progress report.</param>
+    /// <param name="log">A text log (not an <see cref="IProgress{T}"/>): one line per progress report.</param>
     /// <param name="weightsPath">Default <c>assets/models/NAME.dat</c>.</param>
     /// <param name="trainItems">Item pool of the train/val splits; default the full Fashion-MNIST training set.</param>
     /// <param name="spec">The 224-px model to train (architecture, dataset, weights file).</param>

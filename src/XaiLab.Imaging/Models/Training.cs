@@ -58,7 +58,7 @@ public sealed record FashionTrainingResult(string Model, string Architecture, st
 /// <summary>Trains a Fashion model (<see cref="FashionModels.All"/>) on its dataset variant and saves its weights.</summary>
 public static class FashionTraining
 {
-    /// <param name="log">Receives one line per progress report (epoch summaries, periodic loss).</param>
+    /// <param name="log">A text log (not an <see cref="IProgress{T}"/>): one line per progress report (epoch summaries, periodic loss).</param>
     /// <param name="weightsPath">Default: <c>assets/models/NAME.dat</c>.</param>
     /// <param name="trainItems">Item pool of the train/val splits; default the full Fashion-MNIST training set (<see cref="FashionItems.Train"/>).</param>
     /// <param name="spec">The Fashion model to train (architecture, dataset variant, weights file).</param>
@@ -120,7 +120,7 @@ public static class FashionTraining
     /// <param name="val">The validation split, evaluated after each epoch.</param>
     /// <param name="o">The schedule.</param>
     /// <param name="device">The device the network trains on (batches are moved to it).</param>
-    /// <param name="log">Receives one line per progress report.</param>
+    /// <param name="log">A text log (not an <see cref="IProgress{T}"/>): one line per progress report.</param>
     internal static List<EpochLog> Fit(Classifier classifier, Func<IReadOnlyList<int>, (Tensor Images, Tensor Targets)> batch, bool multiLabel,
         ISceneDataset val, FashionTrainingOptions o, Device device, Action<string> log)
     {

@@ -10,8 +10,8 @@ namespace XaiLab.Saliency.AblationPaths;
 /// and reduces it (§2.7.2) to a map <c>[h,w]</c> at mask resolution, larger = more salient.
 /// Names: <c>ablation-path-avg</c>, <c>ablation-path-clt</c>, <c>ablation-path-influence</c>,
 /// <c>ablation-path-cav</c> (contrastive averaging; forces the straddling score), with <c>-window</c> appended when
-/// Eq 2.37 is applied. Diagnostics carry score, saturation, iterations, stop reason, baseline σ, the class-transition
-/// case and the warnings. Several classes of an image (<see cref="ExplainMany"/>) or pairs of several images
+/// Eq 2.37 is applied. Diagnostics (<see cref="SaliencyDiagnostics"/>) carry score, retaining score, saturation, iterations, stop reason,
+/// baseline σ, the class-transition time and case and the warnings. Several classes of an image (<see cref="ExplainMany"/>) or pairs of several images
 /// (<see cref="ExplainBatch"/>) are optimised together by <see cref="AblationPath.OptimiseMany(Classifier, IReadOnlyList{ValueTuple{Tensor, int}}, AblationPathOptions?, IProgress{AblationBatchProgress}?, CancellationToken)"/>.
 /// </summary>
 public sealed class AblationPathMethod : IBatchSaliencyMethod
@@ -103,19 +103,19 @@ public sealed class AblationPathMethod : IBatchSaliencyMethod
         var map = result.Saliency(reduction, window).to_type(ScalarType.Float32).cpu();
         var diag = new Dictionary<string, object>
         {
-            ["score"] = result.Score,
-            ["retainingScore"] = result.RetainingScore,
-            ["saturation"] = result.Saturation,
-            ["iterations"] = result.Iterations,
-            ["stopReason"] = result.StopReason.ToString(),
-            ["warnings"] = result.Warnings.ToArray(),
+            [SaliencyDiagnostics.Key.Score] = result.Score,
+            [SaliencyDiagnostics.Key.RetainingScore] = result.RetainingScore,
+            [SaliencyDiagnostics.Key.Saturation] = result.Saturation,
+            [SaliencyDiagnostics.Key.Iterations] = result.Iterations,
+            [SaliencyDiagnostics.Key.StopReason] = result.StopReason.ToString(),
+            [SaliencyDiagnostics.Key.Warnings] = result.Warnings.ToArray(),
         };
-        if (result.BaselineSigma is { } s) diag["baselineSigma"] = s;
+        if (result.BaselineSigma is { } s) diag[SaliencyDiagnostics.Key.BaselineSigma] = s;
         if (reduction == AblationReduction.ClassTransition)
         {
             var c = result.ClassTransition;
-            diag["classTransitionTime"] = c.Time;
-            diag["classTransitionCase"] = c.Case.ToString();
+            diag[SaliencyDiagnostics.Key.ClassTransitionTime] = c.Time;
+            diag[SaliencyDiagnostics.Key.ClassTransitionCase] = c.Case.ToString();
         }
         return new SaliencyMap(map, MethodName(reduction, window), result.ClassIndex, diag);
     }

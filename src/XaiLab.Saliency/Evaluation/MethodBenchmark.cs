@@ -18,8 +18,14 @@ public static class MethodBenchmark
     /// <summary>
     /// Runs every method on every image (one untimed forward/backward pass first, to warm up torch), timing each call.
     /// </summary>
+    /// <param name="model">The classifier to explain.</param>
+    /// <param name="methods">The methods to time.</param>
+    /// <param name="images">The images <c>[C,H,W]</c> and the class explained on each.</param>
+    /// <param name="log">A text log: one line per finished method (its mean seconds per image).</param>
+    /// <param name="cancellationToken">Checked before each (method, image) call.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static MethodBenchmarkResult Run(Classifier model, IReadOnlyList<ISaliencyMethod> methods, IReadOnlyList<(Tensor Image, int ClassIndex)> images,
-        Action<string>? progress = null)
+        Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         if (images.Count == 0) throw new ArgumentException("bench methods: no images given.");
         if (methods.Count == 0) throw new ArgumentException("bench methods: no methods given.");
@@ -30,6 +36,7 @@ public static class MethodBenchmark
             var secs = new List<double>();
             foreach (var (img, cls) in images)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var sw = Stopwatch.StartNew();
                 using (var map = m.Explain(model, img, cls)) { }
                 sw.Stop();
@@ -37,7 +44,7 @@ public static class MethodBenchmark
             }
             var t = new MethodTiming(m.Name, secs.Count, secs.Average(), secs.Min(), secs.Max(), SaliencyMethods.Describe(m));
             timings.Add(t);
-            progress?.Invoke($"{m.Name}: {t.MeanSeconds:F3} s/image");
+            log?.Invoke($"{m.Name}: {t.MeanSeconds:F3} s/image");
         }
         return new MethodBenchmarkResult(model.Name, (int)images[0].Image.shape[^2], (int)images[0].Image.shape[^1], model.Device.ToString(),
             Environment.ProcessorCount, torch.get_num_threads(), timings);

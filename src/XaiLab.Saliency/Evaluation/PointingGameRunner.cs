@@ -130,12 +130,14 @@ public sealed class PointingGameRunner
     /// <see cref="PointingGameRun.Merge"/>; the returned summary then covers this shard only). On cancellation it stops between
     /// images, keeping every finished line, and throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    /// <param name="note">Receives one line for each repair made to the folder (a last line cut short by an interrupted write).</param>
+    /// <param name="progress">Receives one report per finished (or already done) pair, synchronously on the running thread
+    /// (pass a <see cref="SynchronousProgress{T}"/> or a notebook progress sink rather than <see cref="Progress{T}"/>).</param>
+    /// <param name="log">A text log: one line for each repair made to the folder (a last line cut short by an interrupted write).</param>
+    /// <param name="cancellationToken">Stops after the current (image, method) pair; finished lines stay on disk and a rerun resumes.</param>
     /// <exception cref="InvalidOperationException">The folder holds another run; nothing was changed.</exception>
     /// <exception cref="InvalidDataException">A damaged line or run.json; nothing was changed.</exception>
-    /// <param name="cancellation">Stops after the current (image, method) pair; finished lines stay on disk and a rerun resumes.</param>
-    /// <param name="progress">Receives one report per finished (or already done) pair.</param>
-    public PointingGameSummary Run(CancellationToken cancellation = default, Action<PointingGameProgress>? progress = null, Action<string>? note = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public PointingGameSummary Run(IProgress<PointingGameProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         if (File.Exists(_outDir)) throw new InvalidOperationException($"Output folder '{_outDir}' is a file; give a folder.");
         // Everything is checked before anything is written, so a refused folder stays byte-identical.
@@ -148,7 +150,7 @@ public sealed class PointingGameRunner
 
         Directory.CreateDirectory(_outDir);
         if (file.TruncatedBytes > 0)
-            note?.Invoke($"{ResultsPath}: the last line was cut short ({file.TruncatedBytes} bytes, an interrupted write); it is removed and that pair is redone.");
+            log?.Invoke($"{ResultsPath}: the last line was cut short ({file.TruncatedBytes} bytes, an interrupted write); it is removed and that pair is redone.");
         PointingGameRun.Repair(ResultsPath, file);
         PointingGameRun.WriteDescription(_outDir, merged);
 
@@ -159,7 +161,7 @@ public sealed class PointingGameRunner
             if (_options.Shard is not { } shard) { owned.Add(i); continue; }
             if (!ids.TryGetValue(i, out var id))
             {
-                cancellation.ThrowIfCancellationRequested();
+                cancellationToken.ThrowIfCancellationRequested();
                 using var scene = _dataset.Get(i);
                 id = scene.Id;
             }
@@ -178,7 +180,7 @@ public sealed class PointingGameRunner
                 writer.Flush();
                 stream.Flush(flushToDisk: true);
                 done.Add((i, m.Name));
-                progress?.Invoke(new PointingGameProgress(++count, total, i, m.Name, seconds, false));
+                progress?.Report(new PointingGameProgress(++count, total, i, m.Name, seconds, false));
             }
             for (int c0 = 0; c0 < owned.Count; c0 += batch)
             {
@@ -187,11 +189,11 @@ public sealed class PointingGameRunner
                 foreach (int i in chunk)
                 {
                     if (_methods.All(m => done.Contains((i, m.Name))))
-                        foreach (var m in _methods) progress?.Invoke(new PointingGameProgress(++count, total, i, m.Name, 0, true));
+                        foreach (var m in _methods) progress?.Report(new PointingGameProgress(++count, total, i, m.Name, 0, true));
                     else pending.Add(i);
                 }
                 if (pending.Count == 0) continue;
-                cancellation.ThrowIfCancellationRequested();
+                cancellationToken.ThrowIfCancellationRequested();
                 var scenes = new List<Scene>();
                 try
                 {
@@ -201,11 +203,11 @@ public sealed class PointingGameRunner
                         var todo = new List<int>();
                         for (int k = 0; k < pending.Count; k++)
                         {
-                            if (done.Contains((pending[k], m.Name))) progress?.Invoke(new PointingGameProgress(++count, total, pending[k], m.Name, 0, true));
+                            if (done.Contains((pending[k], m.Name))) progress?.Report(new PointingGameProgress(++count, total, pending[k], m.Name, 0, true));
                             else todo.Add(k);
                         }
                         if (todo.Count == 0) continue;
-                        cancellation.ThrowIfCancellationRequested();
+                        cancellationToken.ThrowIfCancellationRequested();
                         if (m is IBatchSaliencyMethod bm && todo.Count > 1)
                         {
                             // One batch over every (image, class) pair of the chunk; each line gets its share of the time.
@@ -218,7 +220,7 @@ public sealed class PointingGameRunner
                         {
                             foreach (int k in todo)
                             {
-                                cancellation.ThrowIfCancellationRequested();
+                                cancellationToken.ThrowIfCancellationRequested();
                                 var sw = Stopwatch.StartNew();
                                 var trials = EvaluateScene(scenes[k], m);
                                 Write(pending[k], scenes[k], m, trials, sw.Elapsed.TotalSeconds);

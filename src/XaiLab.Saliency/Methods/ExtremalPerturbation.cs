@@ -206,7 +206,7 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
     }
 
     /// <summary>The masks <c>[K,H,W]</c> (one per area, after the final smoothing) and the diagnostics.</summary>
-    public (Tensor Masks, Dictionary<string, object> Diagnostics) Masks(Classifier model, Tensor image, int classIndex)
+    public (Tensor Masks, SaliencyDiagnostics Diagnostics) Masks(Classifier model, Tensor image, int classIndex)
     {
         MethodSupport.CheckPositive(Options.Iterations, nameof(Options.Iterations), Name);
         MethodSupport.CheckPositive(Options.Step, nameof(Options.Step), Name);
@@ -279,9 +279,9 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
             ["areas"] = Options.Areas.ToArray(),
             ["rewards"] = rewards,
             ["mask_areas"] = areasFound,
-            ["iterations"] = Options.Iterations,
+            [SaliencyDiagnostics.Key.Iterations] = Options.Iterations,
         };
-        return (all.detach().cpu().MoveToOuterDisposeScope(), diag);
+        return (all.detach().cpu().MoveToOuterDisposeScope(), new SaliencyDiagnostics(diag));
     }
 
     /// <summary>

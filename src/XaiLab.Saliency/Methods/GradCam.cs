@@ -76,8 +76,8 @@ public sealed class GradCam(GradCamOptions? options = null) : ISaliencyMethod
         var cam = nn.functional.relu((alpha.view(-1, 1, 1) * a).sum(new long[] { 0 }));
         return new SaliencyMap(MethodSupport.Finish(cam), Name, classIndex, new Dictionary<string, object>
         {
-            ["layer"] = layerName,
-            ["activation_shape"] = string.Join("x", a.shape),
+            [SaliencyDiagnostics.Key.Layer] = layerName,
+            [SaliencyDiagnostics.Key.ActivationShape] = string.Join("x", a.shape),
         });
     }
 

@@ -59,7 +59,7 @@ public sealed class GradientMethod(GradientOptions? options = null) : ISaliencyM
         if (Options.Smooth > 0)
             map = Gaussian.Blur(map, Options.Smooth * Math.Max(map.shape[0], map.shape[1]), BlurBorder.Replicate, Gaussian.TorchRayTruncate);
         return new SaliencyMap(MethodSupport.Finish(map), Name, classIndex,
-            new Dictionary<string, object> { ["output"] = y.to_type(ScalarType.Float64).item<double>() });
+            new Dictionary<string, object> { [SaliencyDiagnostics.Key.Output] = y.to_type(ScalarType.Float64).item<double>() });
     }
 
     /// <summary>Reduces <c>[C,H,W]</c> to <c>[H,W]</c>.</summary>

@@ -100,7 +100,7 @@ public sealed class IntegratedGradients(IntegratedGradientsOptions? options = nu
     }
 
     /// <summary>The attributions <c>[C,H,W]</c> (float32 or float64 like the image, on the CPU) and the diagnostics.</summary>
-    public (Tensor Attributions, Dictionary<string, object> Diagnostics) Attribute(Classifier model, Tensor image, int classIndex)
+    public (Tensor Attributions, SaliencyDiagnostics Diagnostics) Attribute(Classifier model, Tensor image, int classIndex)
     {
         MethodSupport.CheckPositive(Options.Steps, nameof(Options.Steps), Name);
         MethodSupport.CheckPositive(Options.InternalBatchSize, nameof(Options.InternalBatchSize), Name);
@@ -141,14 +141,14 @@ public sealed class IntegratedGradients(IntegratedGradientsOptions? options = nu
         double sum = attr.sum().to_type(ScalarType.Float64).item<double>();
         var diag = new Dictionary<string, object>
         {
-            ["completeness_error"] = Math.Abs(sum - (fx - fb)),
-            ["f_image"] = fx,
-            ["f_baseline"] = fb,
-            ["attribution_sum"] = sum,
-            ["steps"] = Options.Steps,
+            [SaliencyDiagnostics.Key.CompletenessError] = Math.Abs(sum - (fx - fb)),
+            [SaliencyDiagnostics.Key.ImageOutput] = fx,
+            [SaliencyDiagnostics.Key.BaselineOutput] = fb,
+            [SaliencyDiagnostics.Key.AttributionSum] = sum,
+            [SaliencyDiagnostics.Key.Steps] = Options.Steps,
             ["rule"] = Options.Rule.ToString(),
         };
-        return (attr.detach().cpu().MoveToOuterDisposeScope(), diag);
+        return (attr.detach().cpu().MoveToOuterDisposeScope(), new SaliencyDiagnostics(diag));
     }
 
     /// <summary>The IG map <c>[H,W]</c> (attribution summed over channels, Eq 1.6) of class <paramref name="classIndex"/> for <paramref name="image"/> <c>[C,H,W]</c>, with the completeness error among the diagnostics.</summary>

@@ -100,11 +100,11 @@ public sealed class MeaningfulPerturbation(MeaningfulPerturbationOptions? option
         var sal = (1 - finalUp)[0, 0];
         return new SaliencyMap(MethodSupport.Finish(sal), Name, classIndex, new Dictionary<string, object>
         {
-            ["final_score"] = (double)finalScore,
-            ["initial_score"] = initial,
+            [SaliencyDiagnostics.Key.FinalScore] = (double)finalScore,
+            [SaliencyDiagnostics.Key.InitialScore] = initial,
             ["deleted_fraction"] = sal.mean().item<float>(),
             ["final_loss"] = loss,
-            ["iterations"] = Options.Iterations,
+            [SaliencyDiagnostics.Key.Iterations] = Options.Iterations,
         });
     }
 }

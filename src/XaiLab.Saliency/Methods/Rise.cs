@@ -203,7 +203,7 @@ public sealed class Rise(RiseOptions? options = null) : IMultiClassSaliencyMetho
         var result = new SaliencyMap[classes.Count];
         for (int k = 0; k < classes.Count; k++)
             result[k] = new SaliencyMap(MethodSupport.Finish(maps[k]), Name, classes[k],
-                new Dictionary<string, object> { ["masks"] = count, ["seed"] = Options.Seed, ["mean_score"] = scoreSum[k] / count });
+                new Dictionary<string, object> { [SaliencyDiagnostics.Key.Masks] = count, [SaliencyDiagnostics.Key.Seed] = Options.Seed, [SaliencyDiagnostics.Key.MeanScore] = scoreSum[k] / count });
         return result;
     }
 }

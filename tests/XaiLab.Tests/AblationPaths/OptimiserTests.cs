@@ -393,7 +393,7 @@ public class OptimiserTests
         using var map = m.Explain(model, image, 0);
         Assert.Equal(new long[] { 12, 12 }, map.Map.shape);
         Assert.Equal(0, map.ClassIndex);
-        Assert.Equal("Transition", map.Diagnostics!["classTransitionCase"]);
+        Assert.Equal("Transition", map.Diagnostics!["class_transition_case"]);
         Assert.True(InImageRegion(ArgmaxAtImageResolution(map.Map)));
     }
 }

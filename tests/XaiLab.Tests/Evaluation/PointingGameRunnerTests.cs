@@ -68,11 +68,11 @@ public class PointingGameRunnerTests
             {
                 using var cts = new CancellationTokenSource();
                 var runner = new PointingGameRunner(data, model, Methods(), resumed);
-                Assert.ThrowsAny<OperationCanceledException>(() => runner.Run(cts.Token, p => { if (!p.Resumed && p.Done >= stopAfter) cts.Cancel(); }));
+                Assert.ThrowsAny<OperationCanceledException>(() => runner.Run(new SynchronousProgress<PointingGameProgress>(p => { if (!p.Resumed && p.Done >= stopAfter) cts.Cancel(); }), cancellationToken: cts.Token));
                 Assert.Equal(stopAfter, PointingGameRunner.ReadResults(runner.ResultsPath).Count);
             }
             int computed = 0;
-            var summary = new PointingGameRunner(data, model, Methods(), resumed).Run(default, p => { if (!p.Resumed) computed++; });
+            var summary = new PointingGameRunner(data, model, Methods(), resumed).Run(new SynchronousProgress<PointingGameProgress>(p => { if (!p.Resumed) computed++; }));
             Assert.Equal(21 - 13, computed);
             var lines = PointingGameRunner.ReadResults(Path.Combine(resumed, PointingGameRunner.ResultsFile));
             Assert.Equal(21, lines.Count);
@@ -153,7 +153,7 @@ public class PointingGameRunnerTests
             ISaliencyMethod[] methods = { SmallPath(), new CentreMethod(), new Rise(new RiseOptions { Masks = 24, Cells = 3, BatchSize = 10, Seed = 2 }) };
             var a = new PointingGameRunner(data, model, methods, one, new PointingGameRunOptions { BatchImages = 1 }).Run();
             var progress = new List<PointingGameProgress>();
-            var b = new PointingGameRunner(data, model, methods, three, new PointingGameRunOptions { BatchImages = 3 }).Run(default, progress.Add);
+            var b = new PointingGameRunner(data, model, methods, three, new PointingGameRunOptions { BatchImages = 3 }).Run(new SynchronousProgress<PointingGameProgress>(progress.Add));
             Assert.Equal(File.ReadAllText(Path.Combine(one, "summary.csv")), File.ReadAllText(Path.Combine(three, "summary.csv")));
             var la = PointingGameRunner.ReadResults(Path.Combine(one, PointingGameRunner.ResultsFile)).ToDictionary(r => (r.Image, r.Method));
             var lb = PointingGameRunner.ReadResults(Path.Combine(three, PointingGameRunner.ResultsFile)).ToDictionary(r => (r.Image, r.Method));
@@ -165,7 +165,7 @@ public class PointingGameRunnerTests
             var path = Path.Combine(three, PointingGameRunner.ResultsFile);
             File.WriteAllLines(path, File.ReadAllLines(path).Take(10));
             int computed = 0;
-            new PointingGameRunner(data, model, methods, three, new PointingGameRunOptions { BatchImages = 3 }).Run(default, p => { if (!p.Resumed) computed++; });
+            new PointingGameRunner(data, model, methods, three, new PointingGameRunOptions { BatchImages = 3 }).Run(new SynchronousProgress<PointingGameProgress>(p => { if (!p.Resumed) computed++; }));
             Assert.Equal(11, computed);
             Assert.Equal(File.ReadAllText(Path.Combine(one, "summary.csv")), File.ReadAllText(Path.Combine(three, "summary.csv")));
             Assert.Throws<ArgumentException>(() => new PointingGameRunner(data, model, methods, three, new PointingGameRunOptions { BatchImages = 0 }));
@@ -221,7 +221,7 @@ public class PointingGameRunnerTests
             Assert.Equal(11, PointingGameRunner.ReadResults(path).Count);
             int computed = 0;
             var notes = new List<string>();
-            new PointingGameRunner(data, model, Methods(), dir).Run(default, p => { if (!p.Resumed) computed++; }, notes.Add);
+            new PointingGameRunner(data, model, Methods(), dir).Run(new SynchronousProgress<PointingGameProgress>(p => { if (!p.Resumed) computed++; }), notes.Add);
             Assert.Equal(1, computed);
             Assert.Contains("the last line was cut short", Assert.Single(notes)); // reported, not dropped silently
             Assert.Equal(12, File.ReadAllLines(path).Length);
@@ -354,7 +354,7 @@ public class PointingGameRunnerTests
             // The same run resumes (nothing recomputed) and adding a method to the folder is allowed.
             int computed = 0;
             new PointingGameRunner(multi, model, new ISaliencyMethod[] { new CentreMethod(), new GradientMethod() }, source, new PointingGameRunOptions { Split = "test" })
-                .Run(default, p => { if (!p.Resumed) computed++; });
+                .Run(new SynchronousProgress<PointingGameProgress>(p => { if (!p.Resumed) computed++; }));
             Assert.Equal(3, computed);
         }
         finally { Directory.Delete(source, true); }
@@ -394,7 +394,7 @@ public class PointingGameRunnerTests
             Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "summary.csv")), File.ReadAllBytes(Path.Combine(merged, "summary.csv")));
             // The merged folder is a whole run: resuming it computes nothing.
             int computed = 0;
-            new PointingGameRunner(data, model, Methods(), merged, new PointingGameRunOptions { Split = "test", Limit = 6 }).Run(default, p => { if (!p.Resumed) computed++; });
+            new PointingGameRunner(data, model, Methods(), merged, new PointingGameRunOptions { Split = "test", Limit = 6 }).Run(new SynchronousProgress<PointingGameProgress>(p => { if (!p.Resumed) computed++; }));
             Assert.Equal(0, computed);
             Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "summary.csv")), File.ReadAllBytes(Path.Combine(merged, "summary.csv")));
 

@@ -103,10 +103,11 @@ public static class Sweep
     /// <param name="device">cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu).</param>
     /// <param name="grid">The configurations to run, one per grid point.</param>
     /// <param name="root">Folder of the sweep; each point runs in its own sub-folder and resumes there.</param>
-    /// <param name="progress">Receives one report per finished point.</param>
-    /// <param name="cancellation">Stops after the current image; a rerun resumes.</param>
-    public static SweepTable PointingGame(SweepGrid<PointingSweepConfig> grid, string root, Action<SweepProgress>? progress = null,
-        CancellationToken cancellation = default, string? device = null)
+    /// <param name="progress">Receives one report per finished (or already done) image of a point, synchronously on the running thread.</param>
+    /// <param name="cancellationToken">Stops after the current image; a rerun resumes.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static SweepTable PointingGame(SweepGrid<PointingSweepConfig> grid, string root, string? device = null,
+        IProgress<SweepProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var points = grid.Points;
         var rows = new List<SweepRow>();
@@ -123,11 +124,11 @@ public static class Sweep
             var ds = DatasetRegistry.Open(c.Dataset, c.Split);
             var runner = new PointingGameRunner(ds, models.Get(c.Model), new[] { method }, folder, new PointingGameRunOptions { Limit = c.Limit, Tolerance = c.Tolerance });
             int computed = 0;
-            var summary = runner.Run(cancellation, pr =>
+            var summary = runner.Run(new SynchronousProgress<PointingGameProgress>(pr =>
             {
                 if (!pr.Resumed) computed++;
-                progress?.Invoke(new SweepProgress(p + 1, points.Count, point.Label, pr.Done, pr.Total, pr.Resumed));
-            });
+                progress?.Report(new SweepProgress(p + 1, points.Count, point.Label, pr.Done, pr.Total, pr.Resumed));
+            }), cancellationToken: cancellationToken);
             var all = summary.Rows.First(r => r.Subset == "all");
             var hard = summary.Rows.First(r => r.Subset == "difficult");
             var metrics = new Dictionary<string, double>
@@ -156,8 +157,14 @@ public static class Sweep
     /// <c>pointing REDUCTION difficult %</c> (the trials of the difficult subset), trial counts, and the
     /// mean seconds per path. Samples: score, saturation, iterations (violins of Figs 2.10/2.11).
     /// </summary>
-    public static SweepTable AblationPaths(SweepGrid<AblationSweepConfig> grid, string root, Action<SweepProgress>? progress = null,
-        CancellationToken cancellation = default, string? device = null)
+    /// <param name="grid">The configurations to run, one per grid point.</param>
+    /// <param name="root">Folder of the sweep; each point runs in its own sub-folder and resumes there.</param>
+    /// <param name="device">cpu, cuda or cuda:N (default: $XAILAB_DEVICE or cpu).</param>
+    /// <param name="progress">Receives one report per finished (or already done) scene of a point, synchronously on the running thread.</param>
+    /// <param name="cancellationToken">Stops after the current scene (within a path's optimisation); a rerun resumes.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static SweepTable AblationPaths(SweepGrid<AblationSweepConfig> grid, string root, string? device = null,
+        IProgress<SweepProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var points = grid.Points;
         var rows = new List<SweepRow>();
@@ -185,14 +192,14 @@ public static class Sweep
             int n = Math.Min(c.Scenes, ds.Count), computed = 0;
             for (int i = 0; i < n; i++)
             {
-                if (done.ContainsKey(i)) { progress?.Invoke(new SweepProgress(p + 1, points.Count, point.Label, i + 1, n, true)); continue; }
-                cancellation.ThrowIfCancellationRequested();
+                if (done.ContainsKey(i)) { progress?.Report(new SweepProgress(p + 1, points.Count, point.Label, i + 1, n, true)); continue; }
+                cancellationToken.ThrowIfCancellationRequested();
                 using var scene = ds.Get(i);
-                var line = new AblationSweepImage(i, scene.Id, ExplainScene(model, scene, c, reductions, cancellation));
+                var line = new AblationSweepImage(i, scene.Id, ExplainScene(model, scene, c, reductions, cancellationToken));
                 JsonLines.Append(file, line);
                 done[i] = line;
                 computed++;
-                progress?.Invoke(new SweepProgress(p + 1, points.Count, point.Label, i + 1, n, false));
+                progress?.Report(new SweepProgress(p + 1, points.Count, point.Label, i + 1, n, false));
             }
             var trials = Enumerable.Range(0, n).SelectMany(i => done[i].Trials).ToArray();
             rows.Add(new SweepRow(point.Settings, point.Values, Aggregate(trials, reductions.Select(r => r.Name)), new Dictionary<string, IReadOnlyList<double>>
