@@ -21,7 +21,7 @@ for ((k = 1; k <= CHUNKS; k++)); do
   # peak rate: 0.002 for the first half of the chain, then 0.001, then 0.0005 for the last quarter
   LR=0.002; (( 2 * k > CHUNKS )) && LR=0.001; (( 4 * k > 3 * CHUNKS )) && LR=0.0005
   TEST=200; [[ $k -eq $CHUNKS ]] && TEST=2000
-  nice -n 19 dotnet "$RUN/xailab.dll" train --model fashion-resnet-224 --epochs 1 --scenes "$SCENES" --first-scene $(((k - 1) * SCENES)) \
+  nice -n 19 dotnet "$RUN/xailab.dll" train classifier --model fashion-resnet-224 --epochs 1 --scenes "$SCENES" --first-scene $(((k - 1) * SCENES)) \
     --batch 32 --lr "$LR" --seed "$k" --threads 2 --test-scenes "$TEST" "${INIT[@]}" --out "$OUT/chunk-$k.dat.part" 2>&1 | tee -a "$LOG"
   mv "$OUT/chunk-$k.dat.part" "$OUT/chunk-$k.dat"; mv "$OUT/chunk-$k.json.part" "$OUT/chunk-$k.json" 2>/dev/null || mv "$OUT/chunk-$k.dat.json" "$OUT/chunk-$k.json" 2>/dev/null || true
 done
