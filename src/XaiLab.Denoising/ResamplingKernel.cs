@@ -19,6 +19,7 @@ public sealed class ResamplingKernel
 {
     /// <summary>Targets M and sources N.</summary>
     public int RowCount { get; }
+    /// <summary>Columns n of the resampling matrix: the length of the last axis of the input.</summary>
     public int ColCount { get; }
     internal readonly int[] RowPtr, Col, TRowPtr, TCol;
     internal readonly float[] Val, TVal;
@@ -83,11 +84,13 @@ public sealed class ResamplingKernel
 /// <summary>Autograd function of <see cref="ResamplingKernel.Apply"/>: forward A·x along the last axis, backward Aᵀ·g.</summary>
 public sealed class ResamplingProduct : torch.autograd.SingleTensorFunction<ResamplingProduct>
 {
+    /// <summary>The autograd function's name in torch's graph.</summary>
     public override string Name => "SpiralResamplingProduct";
 
     /// <summary>A·x along the last axis of <paramref name="x"/> (see <see cref="ResamplingKernel"/>).</summary>
     public static Tensor Apply(Tensor x, ResamplingKernel kernel) => apply(x, kernel);
 
+    /// <summary>Forward: <c>vars</c> = the input <c>[..., n]</c> and the <see cref="ResamplingKernel"/>; returns the resampled <c>[..., m]</c>.</summary>
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
@@ -101,6 +104,7 @@ public sealed class ResamplingProduct : torch.autograd.SingleTensorFunction<Resa
         return y;
     }
 
+    /// <summary>Backward: the transpose product (a second gather) of <paramref name="grad_output"/> <c>[..., m]</c>, giving the input gradient <c>[..., n]</c>.</summary>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
         var k = (ResamplingKernel)ctx.get_data("k");

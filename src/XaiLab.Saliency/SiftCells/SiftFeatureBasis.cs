@@ -504,6 +504,7 @@ public sealed class SiftFeatureBasis : IPathSpace
 /// </summary>
 public sealed class LevelSumProduct : torch.autograd.SingleTensorFunction<LevelSumProduct>
 {
+    /// <summary>The autograd function's name in torch's graph.</summary>
     public override string Name => "SiftLevelSumProduct";
 
     static readonly int Lanes = System.Numerics.Vector<float>.Count;
@@ -512,6 +513,7 @@ public sealed class LevelSumProduct : torch.autograd.SingleTensorFunction<LevelS
     public static Tensor Apply(Tensor theta, IReadOnlyList<CellMatrix> matrices, int height, int width, int c0, int count) =>
         apply(theta, matrices, height, width, c0, count);
 
+    /// <summary>Forward: <c>vars</c> = θ <c>[N,K]</c>, the level matrices, H, W, c0, count; returns the rendering <c>[N,count,H,W]</c> (saved for backward: the matrices and sizes).</summary>
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
         var theta = (Tensor)vars[0];
@@ -549,6 +551,7 @@ public sealed class LevelSumProduct : torch.autograd.SingleTensorFunction<LevelS
         return result;
     }
 
+    /// <summary>Backward: the exact transpose of the forward product applied to <paramref name="grad_output"/> <c>[N,count,H,W]</c>, giving ∂/∂θ <c>[N,K]</c> (no gradients for the other inputs).</summary>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
         var ms = (IReadOnlyList<CellMatrix>)ctx.get_data("m");
