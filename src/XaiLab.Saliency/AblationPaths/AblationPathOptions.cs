@@ -9,7 +9,10 @@ public enum AblationScore
     Retaining,
     /// <summary>Dissipating <c>P↓ = 1 − mean_i F(x(t_i))</c> (Eq 2.14, deletion AUC as an objective). Range [0,1].</summary>
     Dissipating,
-    /// <summary>Contrastive <c>P↕(φ) = P↑(φ) + P↓(1−φ)</c> (Eq 2.15): the path and its complement. Range [0,2].</summary>
+    /// <summary>Contrastive <c>P↕(φ) = P↑(φ) + P↓(1−φ)</c> (Eq 2.15): the path and its complement. Range [0,2].
+    /// Deviation kept on purpose: the thesis' figures draw these scores on [−1, 1] (the sum minus 1); we report the plain sum so that
+    /// its retaining part (<c>RetainingScore</c>, [0,1]) compares directly with the adversarial threshold and with P↑ runs —
+    /// subtract 1 to read a value on the thesis' axis.</summary>
     Contrastive,
     /// <summary>Boundary-straddling <c>P↑↓(φ↑,φ↓) = P↑(φ↑) + P↓(φ↓)</c> with pinching (Eq 2.16, §2.5.3). Range [0,2]; the path is a pair.</summary>
     Straddling,

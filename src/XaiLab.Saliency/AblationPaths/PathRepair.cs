@@ -473,7 +473,10 @@ public static class PathRepair
     /// <summary>Per-mask Gaussian regularisation (Eq 2.24) of a path <c>[T,h,w]</c> with σ in mask pixels, mixed
     /// with the unfiltered path by <paramref name="unfilteredWeight"/>. The filter is <see cref="Gaussian.Blur(Tensor, double, BlurBorder?, double)"/>
     /// with its defaults: replicate border (the masks 0 and 1 and the affine start path are fixed points; a zero border would
-    /// pull masks towards 0 at the edge and break the mass of the path) and radius ⌈3σ⌉.</summary>
+    /// pull masks towards 0 at the edge and break the mass of the path) and radius ⌈3σ⌉. Deviation kept on purpose: the
+    /// thesis' reference code pads by reflection with a 4σ cut-off; replicate keeps a border pixel's own value, which a
+    /// reflection does too to first order, and the 3σ cut-off drops 0.27 % of the kernel mass per axis; both differ only within 3σ of
+    /// the border, where §2.8.3 and Fig 2.9 study the border condensation — notebook 02's Fig 2.9 cell shows it with ours.</summary>
     public static Tensor Regularise(Tensor path, double sigmaMaskPixels, double unfilteredWeight = 0)
     {
         if (path.dim() != 3) throw new ArgumentException($"Spatial regularisation needs masks [T,h,w]; got [{string.Join(",", path.shape)}].");
