@@ -100,9 +100,11 @@ public static class PointingGameRun
 
     /// <summary>
     /// The result format this code writes. 2: lines carry the run key and the scene id; run.json carries format, split, classes,
-    /// shard and every method's full options. Folders of another format are refused.
+    /// shard and every method's full options. 3: the ablation-path options gained <c>BaselineSigmaCandidates</c> and the
+    /// diagnostics keys became snake_case, so format-2 descriptions no longer match (a format-3 folder is never mistaken for
+    /// an older run's). Folders of another format are refused.
     /// </summary>
-    public const int FormatVersion = 2;
+    public const int FormatVersion = 3;
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     static readonly JsonSerializerOptions JsonIndented = new() { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
