@@ -486,8 +486,8 @@ public static class AblationPath
         if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 
-    // Forwards the batched progress of a one-pair run to the single-path progress type.
-    sealed class SingleProgress(IProgress<AblationProgress> inner) : IProgress<AblationBatchProgress>
+    // Forwards batched progress (every path's iterations) to the single-path progress type; also used by AblationPathMethod.
+    internal sealed class SingleProgress(IProgress<AblationProgress> inner) : IProgress<AblationBatchProgress>
     {
         public void Report(AblationBatchProgress v) => inner.Report(new AblationProgress(v.Iteration, v.MaxIterations, v.Score, v.Saturation));
     }

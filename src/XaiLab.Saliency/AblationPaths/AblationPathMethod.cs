@@ -88,7 +88,7 @@ public sealed class AblationPathMethod : IBatchSaliencyMethod
     public IReadOnlyList<SaliencyMap> ExplainBatch(Classifier model, IReadOnlyList<(Tensor Image, int ClassIndex)> items)
     {
         if (items.Count == 0) return Array.Empty<SaliencyMap>();
-        var sink = Progress is { } p ? new EachPath(p) : null;
+        var sink = Progress is { } p ? new AblationPath.SingleProgress(p) : null;
         if (Cache is { } cache)
             return cache.GetOrOptimise(model, items, Options, missing => AblationPath.OptimiseMany(model, missing, Options, sink))
                 .Select(r => ToSaliencyMap(r, Reduction, Window)).ToArray();
@@ -118,11 +118,5 @@ public sealed class AblationPathMethod : IBatchSaliencyMethod
             diag[SaliencyDiagnostics.Key.ClassTransitionCase] = c.Case.ToString();
         }
         return new SaliencyMap(map, MethodName(reduction, window), result.ClassIndex, diag);
-    }
-
-    /// <summary>Reports every path's iterations to one <see cref="AblationProgress"/> sink, synchronously.</summary>
-    sealed class EachPath(IProgress<AblationProgress> inner) : IProgress<AblationBatchProgress>
-    {
-        public void Report(AblationBatchProgress v) => inner.Report(new AblationProgress(v.Iteration, v.MaxIterations, v.Score, v.Saturation));
     }
 }
