@@ -102,9 +102,10 @@ public static class PointingGameRun
     /// The result format this code writes. 2: lines carry the run key and the scene id; run.json carries format, split, classes,
     /// shard and every method's full options. 3: the ablation-path options gained <c>BaselineSigmaCandidates</c> and the
     /// diagnostics keys became snake_case, so format-2 descriptions no longer match (a format-3 folder is never mistaken for
-    /// an older run's). Folders of another format are refused.
+    /// an older run's). 4: Meaningful Perturbation's L1 and TV terms are the sums over a 224×224 image they were documented to
+    /// be (they were divided once more by H·W), so its maps changed while its options did not. Folders of another format are refused.
     /// </summary>
-    public const int FormatVersion = 3;
+    public const int FormatVersion = 4;
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     static readonly JsonSerializerOptions JsonIndented = new() { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };

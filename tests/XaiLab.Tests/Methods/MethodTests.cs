@@ -209,14 +209,53 @@ public class MethodTests
         using var epMap = ep.Explain(model, img, 0);
         var p = PointingGame.Point(epMap.Map);
         Assert.InRange(p.X, 18, 27); Assert.InRange(p.Y, 2, 11);
-        // Meaningful Perturbation differentiates the score F: it needs an unsaturated sigmoid, so the same region with weight 0.1.
-        var wts2 = wts.Select(v => v / 5).ToArray();
-        using var model2 = TestModels.LinearSigmoid(wts2, s, s);
-        var mp = new MeaningfulPerturbation(new MeaningfulPerturbationOptions { Iterations = 60, MaskDownsampling = 2, BlurSigma = 4, Jitter = 1 });
-        using var mpMap = mp.Explain(model2, img, 0);
-        p = PointingGame.Point(mpMap.Map);
-        Assert.InRange(p.X, 18, 27); Assert.InRange(p.Y, 2, 11);
-        Assert.True((double)mpMap.Diagnostics!["final_score"] < (double)mpMap.Diagnostics["initial_score"]);
+        // Meaningful Perturbation: MeaningfulPerturbationDeletesASmallRegionOnTheObjectNotHalfTheImage (at 64 px, where a
+        // 6×6 region is small enough for the published λ1 to let the deletion pay).
+    }
+
+    [Fact]
+    public void MeaningfulPerturbationPenaltiesAreSumsOverA224PixelImage()
+    {
+        using var scope = NewDisposeScope();
+        // At 224×224 the terms are the plain lattice sums of Eq 1.10: a mask deleting a 20×30 block (value 0) scores L1 = 600,
+        // and the block's border contributes |∇m|³ = 1 per edge pixel pair: 2·(20 + 30) = 100.
+        var m = ones(1, 1, 224, 224);
+        m[0, 0, TensorIndex.Slice(50, 70), TensorIndex.Slice(100, 130)] = 0;
+        var (l1, tv) = MeaningfulPerturbation.Penalties(m, 3);
+        Assert.Equal(600, l1.item<float>(), 2);
+        Assert.Equal(100, tv.item<float>(), 2);
+        // The same fraction of a 112×112 image costs the same area; its hard edge is a 2-px ramp of slope ½ at 224 px:
+        // 100 edge pixels × 2 × (½)³ = 25.
+        var s = ones(1, 1, 112, 112);
+        s[0, 0, TensorIndex.Slice(25, 35), TensorIndex.Slice(50, 65)] = 0;
+        var (l1s, tvs) = MeaningfulPerturbation.Penalties(s, 3);
+        Assert.Equal(600, l1s.item<float>(), 2);
+        Assert.Equal(25, tvs.item<float>(), 2);
+    }
+
+    [Fact]
+    public void MeaningfulPerturbationDeletesASmallRegionOnTheObjectNotHalfTheImage()
+    {
+        using var scope = NewDisposeScope();
+        // A 64×64 image whose class score depends strongly on a bright 6×6 block and weakly (±0.01 per pixel) on a dim noise background,
+        // so that blurring almost any region changes the score a little, as in a CNN. The optimised deletion must stay near
+        // the block's size — the under-weighted regulariser deleted every cell where blurring helped (about half the image) —
+        // and its maximum must lie on the block.
+        const int s = 64;
+        var rng = new Random(7);
+        var wts = new double[s * s];
+        var pixels = new float[s * s];
+        for (int i = 0; i < wts.Length; i++) { wts[i] = rng.Next(2) == 0 ? -0.01 : 0.01; pixels[i] = 0.2f * (float)rng.NextDouble(); }
+        for (int y = 30; y < 36; y++) for (int x = 40; x < 46; x++) { wts[y * s + x] = 0.06; pixels[y * s + x] = 1; } // score ≈ 0.9, not saturated
+        using var model = TestModels.LinearSigmoid(wts, s, s);
+        var img = tensor(pixels, new long[] { 1, s, s });
+        var mp = new MeaningfulPerturbation(new MeaningfulPerturbationOptions { Iterations = 150, MaskDownsampling = 4, BlurSigma = 4, Jitter = 1 });
+        using var map = mp.Explain(model, img, 0);
+        var p = PointingGame.Point(map.Map);
+        Assert.InRange(p.X, 38, 47); Assert.InRange(p.Y, 28, 37);
+        Assert.InRange(Convert.ToDouble(map.Diagnostics!["deleted_fraction"]), 0.0, 0.1);
+        double initial = (double)map.Diagnostics["initial_score"], final = (double)map.Diagnostics["final_score"];
+        Assert.True(final < initial - 0.05, $"score {initial:0.000} → {final:0.000}, deleted {map.Diagnostics["deleted_fraction"]}");
     }
 
     [Fact]
