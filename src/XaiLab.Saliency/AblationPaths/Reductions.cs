@@ -8,7 +8,7 @@ public enum ClassTransitionCase
 {
     /// <summary>t* is the largest interior t where the class ranks first, and it lies at ≥ 25 % of the path.</summary>
     Transition,
-    /// <summary>No such t at ≥ 25 % (or none at all): t* = argmax_t F instead (the reference's fallback).</summary>
+    /// <summary>No such t at ≥ 25 % (or none at all): t* = argmax F over the interior t ≥ 25 % instead (the reference code's fallback).</summary>
     FallbackArgmax,
 }
 
@@ -37,7 +37,8 @@ public static class Reductions
 
     /// <summary>
     /// Chooses t* (§2.7.2B): the largest interior t_i at which the explained class ranks first among all classes,
-    /// if that t_i ≥ 25 % of the path; otherwise the interior t_i with the largest F.
+    /// if that t_i ≥ 25 % of the path; otherwise the interior t_i ≥ 25 % with the largest F. Both follow the thesis' reference
+    /// code; the thesis' text (§2.7.2B) states neither the 25 % nor the restriction of the fallback's argmax to it.
     /// </summary>
     /// <param name="scores">F along the path, ends included (T+2).</param>
     /// <param name="ranksFirst">Whether the class ranks first, ends included (T+2).</param>
@@ -52,8 +53,12 @@ public static class Reductions
             if (t >= MinimumTransitionFraction) return new ClassTransitionChoice(i - 1, t, ClassTransitionCase.Transition);
             break;
         }
-        int best = 1;
-        for (int i = 2; i <= T; i++) if (scores[i] > scores[best]) best = i;
+        // The fallback searches the same part of the path, t ≥ 25 %, as the reference code does (the thesis' text says argmax_t F
+        // over all t; on a retaining path that is nearly always the first, least-ablated mask, a map of almost nothing).
+        // The last interior time T/(T+1) ≥ ½ always qualifies.
+        int first = Math.Max(1, (int)Math.Ceiling(MinimumTransitionFraction * (T + 1) - 1e-9));
+        int best = first;
+        for (int i = first + 1; i <= T; i++) if (scores[i] > scores[best]) best = i;
         return new ClassTransitionChoice(best - 1, (double)best / (T + 1), ClassTransitionCase.FallbackArgmax);
     }
 

@@ -103,7 +103,8 @@ public static class PointingGameRun
     /// shard and every method's full options. 3: the ablation-path options gained <c>BaselineSigmaCandidates</c> and the
     /// diagnostics keys became snake_case, so format-2 descriptions no longer match (a format-3 folder is never mistaken for
     /// an older run's). 4: Meaningful Perturbation's L1 and TV terms are the sums over a 224×224 image they were documented to
-    /// be (they were divided once more by H·W), so its maps changed while its options did not. Folders of another format are refused.
+    /// be (they were divided once more by H·W), and the class-transition fallback searches t ≥ 25 % only (as the reference code),
+    /// so maps changed while the options did not. Folders of another format are refused.
     /// </summary>
     public const int FormatVersion = 4;
 

@@ -26,7 +26,11 @@ public class ReductionAndIoTests
         Assert.Equal(ClassTransitionCase.FallbackArgmax, fb.Case);
         Assert.Equal(2, fb.Index); // interior argmax: F = 0.45 at t = 3/7
         var never = Enumerable.Repeat(false, 8).ToArray();
-        Assert.Equal(ClassTransitionCase.FallbackArgmax, Reductions.ChooseTransition(f, never).Case);
+        var none = Reductions.ChooseTransition(f, never);
+        Assert.Equal(ClassTransitionCase.FallbackArgmax, none.Case);
+        Assert.Equal(1, none.Index); // F falls along the path: the argmax over t ≥ 25 % is t = 2/7, not the excluded t = 1/7
+        // T = 3 (times ¼, ½, ¾): ¼ itself qualifies.
+        Assert.Equal(0, Reductions.ChooseTransition(new[] { 1.0, 0.9, 0.5, 0.2, 0.0 }, new bool[5]).Index);
         Assert.Throws<ArgumentException>(() => Reductions.ChooseTransition(f, new bool[3]));
     }
 
