@@ -76,6 +76,8 @@ public sealed record ExtremalPerturbationOptions
 /// <c>[H,W]</c> is the sum of the smoothed masks over all areas (TorchRay benchmark).
 /// Deviations kept: no random numbers (TorchRay's flip jitter is deterministic too); the final smoothing is applied at the
 /// model's input size (TorchRay: after resizing to the original image). Diagnostics: <c>rewards</c> and <c>mask_areas</c> per area.
+/// On the CPU the smooth maximum runs as the fused <see cref="SmoothMaxKernel"/> and the sort as <see cref="StableSortValues"/>
+/// (same values to float rounding, ≈ 10× faster per iteration than the tensor formulation; see <see cref="Formulation"/>).
 /// </summary>
 public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = null) : ISaliencyMethod
 {
@@ -156,8 +158,8 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
             var colCell = new int[OutWidth];
             using (var scope = NewDisposeScope())
             {
-                var rows = arange(_midH, ScalarType.Float32).view(_midH, 1).expand(_midH, _midW);
-                var cols = arange(_midW, ScalarType.Float32).view(1, _midW).expand(_midH, _midW);
+                var rows = arange(_midH, ScalarType.Float32, device: CPU).view(_midH, 1).expand(_midH, _midW);
+                var cols = arange(_midW, ScalarType.Float32, device: CPU).view(1, _midW).expand(_midH, _midW);
                 var up = nn.functional.interpolate(stack(new[] { rows, cols }).unsqueeze(0), new long[] { _midH * step, _midW * step }, mode: InterpolationMode.Nearest);
                 var rmap = up[0, 0, .., 0].data<float>().ToArray();
                 var cmap = up[0, 1, 0, ..].contiguous().data<float>().ToArray();
