@@ -13,8 +13,9 @@ namespace XaiLab.Denoising;
 /// (about 2.5 ns per tap against 0.4 ns now, benchmarks/spiral-step-cpu.txt). <see cref="Apply"/> resamples the last
 /// axis of a float32 CPU tensor <c>[..., N]</c> → <c>[..., M]</c> one leading row at a time (a source row of a spiral
 /// net, ≤ a few thousand samples, stays in the first-level cache), with AVX2 gathers of 8 targets where the CPU has
-/// them. The gradient is the transposed product computed as a scatter of each target's three taps into the (cache
-/// resident) source row, in target order: deterministic, and parallel over leading rows without atomics.
+/// them. The gradient is the transposed product, again a gather: the transpose is stored in blocks of 8 consecutive
+/// sources (sliced ELL, each block padded to its longest target list — consecutive spiral points have nearly equal
+/// counts), summed 8 sources at a time in a fixed order: deterministic, parallel over leading rows without atomics.
 /// Work is split over leading rows on <c>torch.get_num_threads()</c> threads (1: the calling thread alone).
 /// A padded tap multiplies its (finite or not) source value by 0: only an infinite or NaN input differs from the sparse
 /// product (NaN instead of ignoring it), which no trained net produces.
@@ -27,6 +28,10 @@ public sealed class ResamplingKernel
     public int ColCount { get; }
     internal readonly int[] C0, C1, C2;
     internal readonly float[] W0, W1, W2;
+    // The transpose in blocks of 8 consecutive sources (sliced ELL): block b holds its sources' targets in
+    // TBlock[b] ≤ e < TBlock[b+1], slot j of lane L at TBlock[b] + 8·j + L, padded with weight 0 to the block's longest list.
+    internal readonly int[] TBlock, TIdx;
+    internal readonly float[] TVal;
 
     /// <summary>The CPU layout of <paramref name="matrix"/> (float32 weights).</summary>
     /// <exception cref="ArgumentException">A row of the matrix has more than 3 non-zeros.</exception>
@@ -49,6 +54,27 @@ public sealed class ResamplingKernel
             if (fill[t] < 2) C1[t] = C0[t];
             if (fill[t] < 3) C2[t] = C0[t];
         }
+        // Transpose, each source's targets in increasing order.
+        int n = ColCount;
+        var count = new int[n];
+        for (int t = 0; t < m; t++) for (int f = 0; f < fill[t]; f++) count[f == 0 ? C0[t] : f == 1 ? C1[t] : C2[t]]++;
+        int blocks = (n + 7) / 8;
+        TBlock = new int[blocks + 1];
+        for (int b = 0; b < blocks; b++)
+        {
+            int w = 0;
+            for (int l = 0; l < 8 && 8 * b + l < n; l++) w = Math.Max(w, count[8 * b + l]);
+            TBlock[b + 1] = TBlock[b] + 8 * w;
+        }
+        TIdx = new int[TBlock[blocks]]; TVal = new float[TBlock[blocks]];
+        var slot = new int[n];
+        for (int t = 0; t < m; t++)
+            for (int f = 0; f < fill[t]; f++)
+            {
+                int c = f == 0 ? C0[t] : f == 1 ? C1[t] : C2[t];
+                int at = TBlock[c / 8] + 8 * slot[c]++ + c % 8;
+                TIdx[at] = t; TVal[at] = f == 0 ? W0[t] : f == 1 ? W1[t] : W2[t];
+            }
     }
 
     /// <summary>
@@ -97,27 +123,42 @@ public sealed class ResamplingKernel
         });
     }
 
-    /// <summary>gx[r, :] = Aᵀ·g[r, :] for each of <paramref name="rows"/> leading rows, as a scatter of the taps in target order.</summary>
+    /// <summary>gx[r, :] = Aᵀ·g[r, :] for each of <paramref name="rows"/> leading rows: per block of 8 sources, a gather of their targets' gradients.</summary>
     internal unsafe void Backward(Tensor g, Tensor gx, int rows)
     {
-        int n = ColCount, m = RowCount;
+        int n = ColCount, m = RowCount, blocks = TBlock.Length - 1;
         Split(rows, (r0, r1) =>
         {
             fixed (byte* gb = g.bytes, xb = gx.bytes)
-            fixed (int* c0 = C0, c1 = C1, c2 = C2)
-            fixed (float* w0 = W0, w1 = W1, w2 = W2)
+            fixed (int* bp = TBlock, ti = TIdx)
+            fixed (float* tv = TVal)
+            {
+                float* lanes = stackalloc float[8];
                 for (int r = r0; r < r1; r++)
                 {
                     float* src = (float*)gb + (long)r * m, dst = (float*)xb + (long)r * n;
-                    new Span<float>(dst, n).Clear();
-                    for (int t = 0; t < m; t++)
+                    for (int b = 0; b < blocks; b++)
                     {
-                        float v = src[t];
-                        dst[c0[t]] += w0[t] * v;
-                        dst[c1[t]] += w1[t] * v;
-                        dst[c2[t]] += w2[t] * v;
+                        int e0 = bp[b], e1 = bp[b + 1], full = Math.Min(8, n - 8 * b);
+                        if (Avx2.IsSupported && Fma.IsSupported)
+                        {
+                            var a = Vector256<float>.Zero;
+                            for (int e = e0; e < e1; e += 8)
+                                a = Fma.MultiplyAdd(Avx.LoadVector256(tv + e), Avx2.GatherVector256(src, Avx.LoadVector256(ti + e), 4), a);
+                            if (full == 8) { Avx.Store(dst + 8 * b, a); continue; }
+                            Avx.Store(lanes, a);
+                        }
+                        else
+                            for (int l = 0; l < 8; l++)
+                            {
+                                float a = 0;
+                                for (int e = e0 + l; e < e1; e += 8) a += tv[e] * src[ti[e]];
+                                lanes[l] = a;
+                            }
+                        for (int l = 0; l < full; l++) dst[8 * b + l] = lanes[l];
                     }
                 }
+            }
         });
     }
 }
@@ -145,7 +186,7 @@ public sealed class ResamplingProduct : torch.autograd.SingleTensorFunction<Resa
         return y;
     }
 
-    /// <summary>Backward: the transpose product (a scatter per row) of <paramref name="grad_output"/> <c>[..., m]</c>, giving the input gradient <c>[..., n]</c>.</summary>
+    /// <summary>Backward: the transpose product (a gather per row) of <paramref name="grad_output"/> <c>[..., m]</c>, giving the input gradient <c>[..., n]</c>.</summary>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
         var k = (ResamplingKernel)ctx.get_data("k");
