@@ -9,16 +9,16 @@ namespace XaiLab.Denoising;
 /// A <see cref="SparseResampling"/> matrix laid out for the CPU as three fixed taps per target (ELL form):
 /// <c>f(target_m) = Σ_{q&lt;3} W_q[m]·f(C_q[m])</c>, rows with fewer than three non-zeros padded with weight 0 on their
 /// first column. Barycentric rows have at most 3 non-zeros (§7.3.2), so this is the whole matrix, and a fixed tap count
-/// makes the inner loop branch-free: the previous CSR loop over 1–3 taps per target mispredicted at every row end
-/// (about 2.5 ns per tap against 0.4 ns now, benchmarks/spiral-step-cpu.txt). <see cref="Apply"/> resamples the last
+/// makes the inner loop branch-free: the previous CSR loop over 1–3 taps per target mispredicted at row ends and ran
+/// 3–4× slower on the spiral→ribbon matrix (benchmarks/spiral-step-cpu.txt). <see cref="Apply"/> resamples the last
 /// axis of a float32 CPU tensor <c>[..., N]</c> → <c>[..., M]</c> one leading row at a time (a source row of a spiral
 /// net, ≤ a few thousand samples, stays in the first-level cache), with AVX2 gathers of 8 targets where the CPU has
 /// them. The gradient is the transposed product, again a gather: the transpose is stored in blocks of 8 consecutive
 /// sources (sliced ELL, each block padded to its longest target list — consecutive spiral points have nearly equal
 /// counts), summed 8 sources at a time in a fixed order: deterministic, parallel over leading rows without atomics.
 /// Work is split over leading rows on <c>torch.get_num_threads()</c> threads (1: the calling thread alone).
-/// A padded tap multiplies its (finite or not) source value by 0: only an infinite or NaN input differs from the sparse
-/// product (NaN instead of ignoring it), which no trained net produces.
+/// A padded tap (forward or transpose) multiplies some source value by 0, so an infinite or NaN value there turns the
+/// padded target NaN where the sparse product would ignore it; with finite values the two agree.
 /// </summary>
 public sealed class ResamplingKernel
 {
