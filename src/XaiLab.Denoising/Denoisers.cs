@@ -152,9 +152,14 @@ public sealed class CartesianDenoiser : Module<Tensor, Tensor>
 /// <see cref="SparseResampling"/>, Remark 31), as do the ribbon points of the outer row beyond the last winding
 /// (r &gt; 1). No loss or metric reads values outside the disc (<see cref="DenoisingMetrics"/>); <c>xailab denoise
 /// bench</c> prints the counts.
-/// On the CPU in float32 the three resamplings run as CSR kernels on managed arrays (<see cref="ResamplingKernel"/>:
+/// On the CPU in float32 the three resamplings run as fixed-3-tap kernels on managed arrays (<see cref="ResamplingKernel"/>:
 /// one source row per batch item and channel, gradient by the transposed matrix) — the same sums as the gather,
-/// at a fraction of its cost (benchmarks/denoise-cpu.txt).
+/// at a fraction of its cost — and the single-output last convolution as <see cref="RibbonConvolution"/>, which
+/// libtorch runs several times slower than the Cartesian net's (benchmarks/spiral-step-cpu.txt). Same weights,
+/// same state dict, same function: only the kernels differ.
+/// Point count: the net carries n_spls = round(π·n_wind²) values per channel and layer (the spacing along the spiral
+/// equals the winding spacing, <see cref="SpiralSampling"/>), 3421 for n = 64 (n_wind 33) and 908 for n = 32
+/// (n_wind 17) — 0.84 and 0.89 times the n² pixels of the Cartesian net; the ribbon it convolves has k·n_spls points.
 /// </summary>
 public sealed class SpiralDenoiser : Module<Tensor, Tensor>
 {
@@ -236,12 +241,19 @@ public sealed class SpiralDenoiser : Module<Tensor, Tensor>
         return SparseResampling.Gather(i, w, x);
     }
 
-    /// <summary>One spiral convolution: values on the previous points <c>[B,C,N]</c> → <c>[B,C',n_spls]</c>.</summary>
+    /// <summary>
+    /// One spiral convolution: values on the previous points <c>[B,C,N]</c> → <c>[B,C',n_spls]</c>. The single-output
+    /// last layer runs on the CPU in float32 as <see cref="RibbonConvolution"/> (the same convolution, by its own
+    /// kernel); every other layer, and everything on other devices or dtypes, as the module's conv2d.
+    /// </summary>
     Tensor Layer(int l, Tensor x)
     {
         long b = x.shape[0], c = x.shape[1];
         var ribbon = Resample(l == 0 ? 0 : 1, x).view(b, c, rows, Spiral.Samples);
-        return convs[l].forward(ribbon).squeeze(2);
+        var conv = convs[l];
+        if (conv.weight!.shape[0] == 1 && ribbon.device_type == DeviceType.CPU && ribbon.dtype == ScalarType.Float32 && conv.weight.dtype == ScalarType.Float32)
+            return RibbonConvolution.Apply(ribbon, conv.weight, conv.bias).view(b, 1, Spiral.Samples);
+        return conv.forward(ribbon).squeeze(2);
     }
 
     /// <summary><c>[B,C_in,n,n]</c> → <c>[B,1,n,n]</c>.</summary>

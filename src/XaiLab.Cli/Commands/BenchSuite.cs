@@ -284,34 +284,62 @@ public static class BenchSuite
         basis.Dispose();
     }
 
+    // The two nets at equal options, timed side by side in one process: each repetition runs one Cartesian step, then
+    // one spiral step, so that both see the same machine load; medians of each and of the per-pair ratios.
     static void DenoiserRatio(Settings s, Adder add)
     {
-        using var scope = NewDisposeScope();
-        int size = 64, batch = 8, reps = s.Quick ? 3 : 10;
-        var gen = new Generator(5, CPU);
-        var x = rand(new long[] { batch, 1, size, size }, generator: gen).to(s.Device);
-        var ms = new Dictionary<DenoiserKind, double>();
-        // The default options use the radial prior, which needs a mean image [n,n]: the batch's own stands in for it.
-        var radial = RadialMean.FromClean(x);
-        foreach (var kind in new[] { DenoiserKind.Cartesian, DenoiserKind.Spiral })
+        var settings = new List<(string Name, int Size, int Batch, DenoiserOptions Options, int Reps, string What)>
         {
-            var net = Denoisers.Create(kind, size, radialMean: radial);
-            net.to(s.Device);
-            var opt = optim.Adam(net.parameters(), 1e-3);
-            var t = Time(() =>
+            ("", 64, 8, new DenoiserOptions(), s.Quick ? 7 : 15, "default options (depth 5, width 32, 3×3)"),
+            ("nb07-demo/", 32, 8, new DenoiserOptions { Depth = 4, Width = 12, KernelSize = 5 }, s.Quick ? 7 : 15, "notebook 07 demo architecture (depth 4, width 12, 5×5)"),
+        };
+        if (!s.Quick) settings.Add(("nb07-full/", 64, 16, new DenoiserOptions { Depth = 6, Width = 32, KernelSize = 5 }, 5, "notebook 07 full architecture (depth 6, width 32, 5×5)"));
+        foreach (var (prefix, size, batch, options, reps, what) in settings)
+        {
+            using var scope = NewDisposeScope();
+            var gen = new Generator(5, CPU);
+            var x = rand(new long[] { batch, 1, size, size }, generator: gen).to(s.Device);
+            // The radial prior needs a mean image [n,n]: the batch's own stands in for it.
+            var radial = RadialMean.FromClean(x);
+            var kinds = new[] { DenoiserKind.Cartesian, DenoiserKind.Spiral };
+            var steps = kinds.Select(kind =>
             {
-                using var step = NewDisposeScope();
-                opt.zero_grad();
-                var loss = nn.functional.mse_loss(net.call(x), x);
-                loss.backward();
-                opt.step();
-                if (s.Device.type == DeviceType.CUDA) cuda.synchronize(s.Device);
-            }, reps);
-            var (tv, th) = s.Device.type == DeviceType.CUDA ? (t.Wall, "wall time, synchronised") : Robust(t);
-            ms[kind] = tv;
-            add($"denoiser/{kind.ToString().ToLowerInvariant()}/train-step", tv, "ms", $"Adam step, batch {batch}×1×{size}×{size}, default options, {th}, median of {reps}");
+                var net = Denoisers.Create(kind, size, options, radial, new Generator(6, CPU));
+                net.to(s.Device);
+                var opt = optim.Adam(net.parameters(), 1e-3);
+                return (Action)(() =>
+                {
+                    using var step = NewDisposeScope();
+                    opt.zero_grad();
+                    var loss = nn.functional.mse_loss(net.call(x), x);
+                    loss.backward();
+                    opt.step();
+                    if (s.Device.type == DeviceType.CUDA) cuda.synchronize(s.Device);
+                });
+            }).ToArray();
+            foreach (var a in steps) { a(); a(); }                                   // warm-up: JIT, allocator, oneDNN primitives
+            var wall = kinds.Select(_ => new List<double>()).ToArray();
+            var cpu = kinds.Select(_ => new List<double>()).ToArray();
+            for (int r = 0; r < reps; r++)
+                for (int i = 0; i < steps.Length; i++)
+                {
+                    double c0 = ThreadCpuMs(); long t0 = Stopwatch.GetTimestamp();
+                    steps[i]();
+                    long t1 = Stopwatch.GetTimestamp(); double c1 = ThreadCpuMs();
+                    wall[i].Add((t1 - t0) * 1000.0 / Stopwatch.Frequency); cpu[i].Add(c1 - c0);
+                }
+            var ms = new double[2]; string how = "";
+            for (int i = 0; i < 2; i++)
+            {
+                (ms[i], how) = s.Device.type == DeviceType.CUDA ? (Median(wall[i]), "wall time, synchronised") : Robust((Median(wall[i]), Median(cpu[i])));
+                add($"denoiser/{prefix}{kinds[i].ToString().ToLowerInvariant()}/train-step", ms[i], "ms",
+                    $"Adam step, batch {batch}×1×{size}×{size}, {what}, {how}, median of {reps} alternating with the other net");
+            }
+            bool useCpu = s.Device.type != DeviceType.CUDA && torch.get_num_threads() == 1 && double.IsFinite(cpu[0][0]);
+            var pairs = Enumerable.Range(0, reps).Select(r => useCpu ? cpu[1][r] / cpu[0][r] : wall[1][r] / wall[0][r]).ToList();
+            add($"denoiser/{prefix}spiral-vs-cartesian-step-ratio", ms[1] / ms[0], "ratio",
+                $"median spiral train step / median Cartesian train step ({(useCpu ? "thread CPU" : "wall")}), {what}; median of the {reps} per-pair ratios {Median(pairs):F3}, range {pairs.Min():F3}–{pairs.Max():F3}");
         }
-        add("denoiser/spiral-vs-cartesian-step-ratio", ms[DenoiserKind.Spiral] / ms[DenoiserKind.Cartesian], "ratio", "spiral train step / Cartesian train step");
     }
 
     static void Methods(Settings s, Adder add)
