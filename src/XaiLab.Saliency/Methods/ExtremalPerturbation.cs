@@ -196,7 +196,8 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
         public Tensor GenerateFused(Tensor parameters)
         {
             using var scope = NewDisposeScope();
-            return _kernel.Apply(parameters).clamp(0, 1).MoveToOuterDisposeScope();
+            using Scalar zero = 0.0, one = 1.0; // rooted (see ApplyPyramid)
+            return _kernel.Apply(parameters).clamp(zero, one).MoveToOuterDisposeScope();
         }
 
         /// <summary>
@@ -225,8 +226,9 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
             var up = nn.functional.interpolate(cells, new long[] { _midH * _step, _midW * _step }, mode: InterpolationMode.Nearest);
             up = up[.., .., TensorIndex.Slice(0, OutHeight), TensorIndex.Slice(0, OutWidth)];
             var values = up * _weight.unsqueeze(0);
-            var m = (values * (values * Coldness).softmax(1)).sum(new long[] { 1 });
-            return m.clamp(0, 1).MoveToOuterDisposeScope();
+            using Scalar coldness = Coldness, zero = 0.0, one = 1.0; // rooted (see ApplyPyramid)
+            var m = (values * (values * coldness).softmax(1)).sum(new long[] { 1 });
+            return m.clamp(zero, one).MoveToOuterDisposeScope();
         }
 
         /// <summary>The part <c>[K,H,W]</c> of full masks <c>[K,OutHeight,OutWidth]</c> that lies over the image.</summary>
@@ -256,15 +258,18 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
     public static Tensor ApplyPyramid(Tensor pyramid, Tensor masks)
     {
         long l = pyramid.shape[0], c = pyramid.shape[1], h = pyramid.shape[2], w = pyramid.shape[3], k = masks.shape[0];
-        var level = masks.view(k, 1, 1, h, w) * (l - 1);
-        var lo = level.detach().floor().clamp(0, l - 1);
+        // Explicit Scalars held by `using` until the end: TorchSharp's implicit number → Scalar conversions make temporaries
+        // that the GC may finalise while libtorch still reads them ("Unknown scalar type" after ~20,000 iterations).
+        using Scalar top = (double)(l - 1), zero = 0.0, one = 1L, topIndex = l - 1;
+        var level = masks.view(k, 1, 1, h, w) * top;
+        var lo = level.detach().floor().clamp(zero, top);
         var frac = level - lo;
         var loI = lo.to_type(ScalarType.Int64).expand(k, 1, c, h, w);
-        var hiI = (loI + 1).clamp(max: l - 1);
+        var hiI = (loI + one).clamp(max: topIndex);
         var y = pyramid.unsqueeze(0).expand(k, l, c, h, w);
         var y0 = y.gather(1, loI);
         var y1 = y.gather(1, hiI);
-        return ((1 - frac) * y0 + frac * y1).squeeze(1);
+        return ((one - frac) * y0 + frac * y1).squeeze(1);
     }
 
     /// <summary>
@@ -305,9 +310,12 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
             var p = ones(k, gen.ParamHeight * gen.ParamWidth, device: x.device);
             Tensor? velocity = null;
             double lambda = Options.AreaWeight;
+            // Rooted Scalars for the update (see ApplyPyramid: implicit temporaries can be finalised mid-call).
+            using Scalar momentum = Options.Momentum, dampened = 1 - Options.Momentum, rate = Options.LearningRate, two = 2.0, zero = 0.0, one = 1.0;
             for (int t = 0; t < Options.Iterations; t++)
             {
                 using var inner = NewDisposeScope();
+                using Scalar weight = lambda;
                 var pv = p.detach().requires_grad_(true);
                 Tensor grad;
                 using (enable_grad())
@@ -318,7 +326,7 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
                     if (Options.Jitter && t % 2 == 0) xp = xp.flip(3);
                     var reward = MethodSupport.ClassOutput(model, xp, classIndex, Options.Output);
                     var sorted = SortedMask((Options.AreaOnImageOnly ? m : full).reshape(k, n)); // stable: ties (the periodic initial mask has many) are broken by position
-                    var regul = (sorted - reference).pow(2).mean(new long[] { 1 }) * lambda;
+                    var regul = (sorted - reference).pow(two).mean(new long[] { 1 }) * weight;
                     var energy = (reward - regul).sum();
                     grad = autograd.grad(new[] { -energy }, new[] { pv })[0];
                     if (t == Options.Iterations - 1)
@@ -328,10 +336,10 @@ public sealed class ExtremalPerturbation(ExtremalPerturbationOptions? options = 
                     }
                 }
                 // SGD with momentum and dampening as torch.optim.SGD: v ← g (first step), v ← μv + (1 − μ)g.
-                var v = velocity is null ? grad.clone() : velocity * Options.Momentum + grad * (1 - Options.Momentum);
+                var v = velocity is null ? grad.clone() : velocity * momentum + grad * dampened;
                 velocity?.Dispose();
                 velocity = v.detach().MoveToOuterDisposeScope();
-                var np = (p - velocity * Options.LearningRate).clamp(0, 1).detach().MoveToOuterDisposeScope();
+                var np = (p - velocity * rate).clamp(zero, one).detach().MoveToOuterDisposeScope();
                 p.Dispose();
                 p = np;
                 lambda *= Options.AreaWeightGrowth;
