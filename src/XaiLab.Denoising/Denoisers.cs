@@ -56,6 +56,10 @@ public static class Denoisers
     /// default) it is wrapped in a <see cref="PriorResidualDenoiser"/> around <paramref name="radialMean"/>
     /// (<c>[n,n]</c>, from <see cref="RadialMean.FromClean"/>; required then).
     /// </summary>
+    /// <param name="kind">Cartesian or spiral.</param>
+    /// <param name="imageSize">Image side n (pixels).</param>
+    /// <param name="options">Depth, width, kernel size, windings and the radial prior; default <see cref="DenoiserOptions"/>' defaults.</param>
+    /// <param name="radialMean">The radial mean image <c>[n,n]</c> the prior wrapper adds back (required with the radial prior).</param>
     /// <param name="init">When given, the net's weights are drawn from this generator (<see cref="SeededInit"/>, before the
     /// prior wrapper scales the last layer) instead of torch's global one.</param>
     public static Module<Tensor, Tensor> Create(DenoiserKind kind, int imageSize, DenoiserOptions? options = null, Tensor? radialMean = null, Generator? init = null)
