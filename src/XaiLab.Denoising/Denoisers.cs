@@ -137,7 +137,7 @@ public sealed class CartesianDenoiser : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         Denoisers.CheckInput(x, channels: inputs);
-        return body.forward(x);
+        return body.call(x);
     }
 }
 
@@ -257,7 +257,7 @@ public sealed class SpiralDenoiser : Module<Tensor, Tensor>
         var conv = convs[l];
         if (conv.weight!.shape[0] == 1 && ribbon.device_type == DeviceType.CPU && ribbon.dtype == ScalarType.Float32 && conv.weight.dtype == ScalarType.Float32)
             return RibbonConvolution.Apply(ribbon, conv.weight, conv.bias).view(b, 1, Spiral.Samples);
-        return conv.forward(ribbon).squeeze(2);
+        return conv.call(ribbon).squeeze(2);
     }
 
     /// <summary><c>[B,C_in,n,n]</c> → <c>[B,1,n,n]</c>.</summary>
@@ -269,7 +269,7 @@ public sealed class SpiralDenoiser : Module<Tensor, Tensor>
         for (int l = 0; l < convs.Count; l++)
         {
             h = Layer(l, h);
-            if (l < norms.Count) h = functional.relu(norms[l].forward(h));
+            if (l < norms.Count) h = functional.relu(norms[l].call(h));
         }
         return Resample(2, h).view(b, 1, size, size);
     }
@@ -338,7 +338,7 @@ public sealed class PriorResidualDenoiser : Module<Tensor, Tensor>
         Denoisers.CheckInput(x, (int)p.shape[^1]);
         using var scope = NewDisposeScope();
         var m = p.to(x.device).expand(x.shape[0], 1, p.shape[2], p.shape[3]);
-        return (m + net.forward(cat([x, m], 1))).MoveToOuterDisposeScope();
+        return (m + net.call(cat([x, m], 1))).MoveToOuterDisposeScope();
     }
 }
 

@@ -109,7 +109,7 @@ public static class DenoisingBenchmark
                 double c0 = ThreadCpuMs();
                 var sw = Stopwatch.StartNew();
                 opt.zero_grad();
-                var loss = (model.forward(x) - y).square().mean();
+                var loss = (model.call(x) - y).square().mean();
                 loss.backward();
                 opt.step();
                 loss.item<float>();   // synchronises a GPU

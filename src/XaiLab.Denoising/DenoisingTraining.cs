@@ -158,7 +158,7 @@ public static class DenoisingTrainer
                     ? train.RotatedBatch(idx, idx.Select(_ => 2 * Math.PI * augment.NextDouble()).ToArray(), device)
                     : train.Batch(idx, device);
                 optimizer.zero_grad();
-                var loss = ((model.forward(x) - y).square() * mask).mean() / maskMean;
+                var loss = ((model.call(x) - y).square() * mask).mean() / maskMean;
                 loss.backward();
                 optimizer.step();
                 lossSum += loss.item<float>() * idx.Length; seen += idx.Length;
@@ -240,7 +240,7 @@ public static class DenoisingTrainer
             using var scope = NewDisposeScope();
             var idx = Enumerable.Range(s, Math.Min(64, count - s)).ToArray();
             var (x, y) = set.Batch(idx, device);
-            se += DenoisingMetrics.DiscMse(model.forward(x), y) * idx.Length;
+            se += DenoisingMetrics.DiscMse(model.call(x), y) * idx.Length;
         }
         return se / count;
     }
@@ -253,7 +253,7 @@ public static class DenoisingTrainer
         var p = model.parameters().FirstOrDefault();
         var d = p?.device ?? noisy.device;
         using var x = noisy.to(d);
-        return model.forward(x).cpu();
+        return model.call(x).cpu();
     }
 }
 
